@@ -1,0 +1,107 @@
+//! `conformance`: checks protospec specs (and, in later subcommands, replays
+//! transcripts against live endpoints).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "conformance", version, about = "Check protocol specs and replay conformance transcripts")]
+struct Cli {
+    /// When to color diagnostics.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and check `.proto` specs and print their diagnostics.
+    ///
+    /// Exit status: 0 when no spec has an error (warnings are allowed),
+    /// 1 when any has, 2 when a file cannot be read or the arguments are wrong.
+    #[command(after_help = "Examples:\n  \
+        conformance check specs/*.proto\n  \
+        conformance check --deny-warnings specs/echo.proto\n  \
+        conformance check --ir specs/greeting.proto")]
+    Check {
+        /// The spec files to check.
+        #[arg(required = true, value_name = "SPEC")]
+        specs: Vec<PathBuf>,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+        /// Print the checked IR of each spec that has no error.
+        #[arg(long)]
+        ir: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    match cli.command {
+        Command::Check { specs, deny_warnings, ir } => check(&specs, deny_warnings, ir, color),
+    }
+}
+
+fn check(specs: &[PathBuf], deny_warnings: bool, print_ir: bool, color: bool) -> ExitCode {
+    let mut failed = false;
+    let mut unreadable = false;
+    let (mut errors, mut warnings) = (0, 0);
+    for path in specs {
+        let compiled = match protocol_dsl::compile_file(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", path.display());
+                unreadable = true;
+                continue;
+            }
+        };
+        eprint!("{}", compiled.render(color));
+        errors += compiled.diagnostics.error_count();
+        warnings += compiled.diagnostics.warning_count();
+        let bad = compiled.diagnostics.has_errors() || (deny_warnings && compiled.diagnostics.warning_count() > 0);
+        failed |= bad;
+        if print_ir {
+            if let Some(p) = &compiled.protocol {
+                println!("{p:#?}");
+            }
+        }
+        if !bad {
+            eprintln!("ok: {} ({} warning{})", path.display(), compiled.diagnostics.warning_count(), plural(compiled.diagnostics.warning_count()));
+        }
+    }
+    if errors + warnings > 0 {
+        eprintln!("{errors} error{}, {warnings} warning{} in {} spec{}", plural(errors), plural(warnings), specs.len(), plural(specs.len()));
+    }
+    if unreadable {
+        ExitCode::from(2)
+    } else if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

@@ -1,0 +1,199 @@
+//! The syntax tree of a `.proto` file, as written. Every node keeps its span;
+//! nothing here is resolved or checked (see `lower` and `check`).
+
+use std::time::Duration;
+
+pub use protocol_runtime::layout::{Role, Span};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Protocol {
+    pub name: Ident,
+    pub decls: Vec<Decl>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum Decl {
+    Port { value: u64, span: Span },
+    Framing(Call),
+    Limits(Vec<Limit>),
+    Timeout { value: Duration, span: Span },
+    Pipelined { span: Span },
+    Message(MessageDecl),
+    State(StateDecl),
+}
+
+/// `line = 2 KiB;` inside `limits { ... }`.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    pub name: Ident,
+    pub value: u64,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageDecl {
+    pub role: Role,
+    pub name: Ident,
+    pub segments: Vec<Segment>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum Segment {
+    /// `exact "HELLO?"`
+    Exact { bytes: Vec<u8>, span: Span },
+    /// `raw(len, max = 1 MiB) as data`
+    Raw { args: Vec<Arg>, field: Option<Ident>, span: Span },
+    /// `line("\n", max = 80) { ... }` or `length(u16be, max = 1 KiB) { ... }`
+    Framed { framing: Call, pattern: Vec<Element>, span: Span },
+    /// A pattern in the protocol's default framing.
+    Default { pattern: Vec<Element>, span: Span },
+}
+
+impl Segment {
+    pub fn span(&self) -> Span {
+        match self {
+            Segment::Exact { span, .. }
+            | Segment::Raw { span, .. }
+            | Segment::Framed { span, .. }
+            | Segment::Default { span, .. } => *span,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Element {
+    Literal { bytes: Vec<u8>, span: Span },
+    Field { name: Ident, ty: FieldTy, span: Span },
+    Group(Group),
+}
+
+impl Element {
+    pub fn span(&self) -> Span {
+        match self {
+            Element::Literal { span, .. } | Element::Field { span, .. } => *span,
+            Element::Group(g) => g.span,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum FieldTy {
+    Call(Call),
+    Group(Group),
+}
+
+/// `( a | b )` or `( ... )?`
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub alternatives: Vec<Vec<Element>>,
+    pub optional: bool,
+    pub span: Span,
+}
+
+/// A name with optional arguments: `u32`, `token(max = 250)`, `line("\r\n")`.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub name: Ident,
+    pub args: Vec<Arg>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Arg {
+    pub name: Option<Ident>,
+    pub value: Value,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum Value {
+    Str(Vec<u8>),
+    Size(u64),
+    Duration(Duration),
+    Call(Call),
+}
+
+impl Value {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "a string",
+            Value::Size(_) => "a number",
+            Value::Duration(_) => "a duration",
+            Value::Call(_) => "a name",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StateDecl {
+    pub initial: bool,
+    pub name: Ident,
+    pub items: Vec<StateItem>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum StateItem {
+    Sends {
+        role: Role,
+        message: Ident,
+        condition: Option<Ident>,
+        target: Target,
+        span: Span,
+    },
+    Exchange {
+        request: Ident,
+        condition: Option<Ident>,
+        reply: Reply,
+        span: Span,
+    },
+    Otherwise { reply: Reply, span: Span },
+    Closes { role: Role, span: Span },
+    HalfCloses { role: Role, target: Option<Target>, span: Span },
+    Ignore { role: Role, span: Span },
+    Duplex { span: Span },
+    Timeout { value: Duration, span: Span },
+}
+
+#[derive(Debug, Clone)]
+pub enum Target {
+    State(Ident),
+    Close(Span),
+    HalfClose(Span),
+}
+
+#[derive(Debug, Clone)]
+pub enum Reply {
+    None(Span),
+    Close(Span),
+    Alternatives(Vec<ReplySeq>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplySeq {
+    pub items: Vec<ReplyItem>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplyItem {
+    pub message: Ident,
+    pub quantifier: Quantifier,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantifier {
+    One,
+    Optional,
+    ZeroOrMore,
+    OneOrMore,
+}

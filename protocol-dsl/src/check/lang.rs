@@ -1,0 +1,270 @@
+//! Byte languages of message beginnings, as small NFAs, for the checks that
+//! must decide whether two messages can start with the same bytes.
+//!
+//! Every construct of a frame's pattern is a regular language over bytes
+//! (literals, tokens, integers, text up to the delimiter, optional parts,
+//! alternatives, lists), so "can the receiver tell these apart?" has an exact
+//! answer: search the product of two automata for a common string.
+
+use std::collections::{HashMap, VecDeque};
+
+use protocol_runtime::layout::{FieldType, Framing, ItemKind, MessageLayout, Pattern};
+
+/// A set of bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    pub fn empty() -> Self {
+        ByteSet([0; 4])
+    }
+    pub fn all() -> Self {
+        ByteSet([u64::MAX; 4])
+    }
+    pub fn byte(b: u8) -> Self {
+        let mut s = Self::empty();
+        s.insert(b);
+        s
+    }
+    pub fn insert(&mut self, b: u8) {
+        self.0[(b >> 6) as usize] |= 1 << (b & 63);
+    }
+    pub fn remove(&mut self, b: u8) {
+        self.0[(b >> 6) as usize] &= !(1 << (b & 63));
+    }
+    pub fn contains(&self, b: u8) -> bool {
+        self.0[(b >> 6) as usize] & (1 << (b & 63)) != 0
+    }
+    fn range(lo: u8, hi: u8) -> Self {
+        let mut s = Self::empty();
+        for b in lo..=hi {
+            s.insert(b);
+        }
+        s
+    }
+}
+
+/// A token: no space, no control byte.
+pub fn token_bytes() -> ByteSet {
+    let mut s = ByteSet::range(0x21, 0xff);
+    s.remove(0x7f);
+    s
+}
+
+/// A Thompson NFA whose edges carry byte sets.
+#[derive(Default)]
+pub struct Nfa {
+    edges: Vec<Vec<(Option<ByteSet>, usize)>>,
+    start: usize,
+    accept: usize,
+}
+
+impl Nfa {
+    fn node(&mut self) -> usize {
+        self.edges.push(Vec::new());
+        self.edges.len() - 1
+    }
+    fn eps(&mut self, from: usize, to: usize) {
+        self.edges[from].push((None, to));
+    }
+    fn on(&mut self, from: usize, set: ByteSet, to: usize) {
+        self.edges[from].push((Some(set), to));
+    }
+    fn literal(&mut self, from: usize, bytes: &[u8]) -> usize {
+        let mut at = from;
+        for &b in bytes {
+            let next = self.node();
+            self.on(at, ByteSet::byte(b), next);
+            at = next;
+        }
+        at
+    }
+    fn one_or_more(&mut self, from: usize, set: ByteSet) -> usize {
+        let to = self.node();
+        self.on(from, set, to);
+        self.on(to, set, to);
+        to
+    }
+    fn zero_or_more(&mut self, from: usize, set: ByteSet) -> usize {
+        self.on(from, set, from);
+        from
+    }
+
+    fn closure(&self, set: &mut Vec<usize>) {
+        let mut stack = set.clone();
+        while let Some(n) = stack.pop() {
+            for (label, to) in &self.edges[n] {
+                if label.is_none() && !set.contains(to) {
+                    set.push(*to);
+                    stack.push(*to);
+                }
+            }
+        }
+        set.sort_unstable();
+    }
+
+    fn step(&self, set: &[usize], b: u8) -> Vec<usize> {
+        let mut out = Vec::new();
+        for &n in set {
+            for (label, to) in &self.edges[n] {
+                if label.is_some_and(|l| l.contains(b)) && !out.contains(to) {
+                    out.push(*to);
+                }
+            }
+        }
+        self.closure(&mut out);
+        out
+    }
+}
+
+/// The language of the bytes a message starts with: its first segment whole
+/// (for a line, content then delimiter).
+pub fn first_segment(layout: &MessageLayout) -> Option<Nfa> {
+    let seg = layout.segments.first()?;
+    let mut nfa = Nfa::default();
+    let start = nfa.node();
+    nfa.start = start;
+    let end = match &seg.framing {
+        Framing::Exact(bytes) => nfa.literal(start, bytes),
+        Framing::Line { delimiter, pattern, .. } => {
+            let mut content = ByteSet::all();
+            for &b in delimiter {
+                content.remove(b);
+            }
+            let at = pattern_nfa(&mut nfa, start, pattern, layout, content);
+            nfa.literal(at, delimiter)
+        }
+        Framing::Length { pattern, .. } => pattern_nfa(&mut nfa, start, pattern, layout, ByteSet::all()),
+        Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => {
+            nfa.zero_or_more(start, ByteSet::all())
+        }
+    };
+    nfa.accept = end;
+    Some(nfa)
+}
+
+fn pattern_nfa(nfa: &mut Nfa, from: usize, pattern: &Pattern, layout: &MessageLayout, content: ByteSet) -> usize {
+    let mut at = from;
+    for item in &pattern.items {
+        at = match &item.kind {
+            ItemKind::Literal(bytes) => nfa.literal(at, bytes),
+            ItemKind::Field(id) => match layout.fields.get(*id as usize) {
+                Some(f) => type_nfa(nfa, at, &f.ty, content),
+                None => at,
+            },
+            ItemKind::Optional { pattern, .. } => {
+                let end = pattern_nfa(nfa, at, pattern, layout, content);
+                nfa.eps(at, end);
+                end
+            }
+            ItemKind::Alternatives(alts) => {
+                let end = nfa.node();
+                for alt in alts {
+                    let e = pattern_nfa(nfa, at, alt, layout, content);
+                    nfa.eps(e, end);
+                }
+                end
+            }
+        };
+    }
+    at
+}
+
+fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize {
+    match ty {
+        FieldType::Token { .. } => nfa.one_or_more(at, token_bytes()),
+        FieldType::Text | FieldType::Bytes => {
+            let start = nfa.node();
+            nfa.eps(at, start);
+            nfa.zero_or_more(start, content)
+        }
+        FieldType::Int(kind) => {
+            let digits = ByteSet::range(b'0', b'9');
+            let from = if kind.signed {
+                let sign = nfa.node();
+                nfa.eps(at, sign);
+                nfa.on(at, ByteSet::byte(b'-'), sign);
+                sign
+            } else {
+                at
+            };
+            nfa.one_or_more(from, digits)
+        }
+        FieldType::Choice(options) => {
+            let end = nfa.node();
+            for o in options {
+                let e = nfa.literal(at, o);
+                nfa.eps(e, end);
+            }
+            end
+        }
+        FieldType::Flag => at,
+        FieldType::List { item, separator, .. } => {
+            let first = type_nfa(nfa, at, item, content);
+            let sep = nfa.literal(first, separator);
+            let again = type_nfa(nfa, sep, item, content);
+            nfa.eps(again, first);
+            first
+        }
+    }
+}
+
+/// How two languages may collide.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Overlap {
+    /// One string is in both languages.
+    Same,
+    /// A string of one language is a proper prefix of a string of the other:
+    /// the receiver cannot tell whether to stop.
+    Prefix,
+}
+
+/// Searches for bytes both languages can start with: a string in both, or a
+/// string of one that begins a string of the other. Returns the shortest such
+/// string (a witness for the diagnostic), or `None` when the receiver can
+/// always tell the two apart. Gives up (returns `None`) past `budget` product
+/// states, which only pathological specs reach.
+pub fn overlap(a: &Nfa, b: &Nfa, budget: usize) -> Option<(Overlap, Vec<u8>)> {
+    let mut sa = vec![a.start];
+    a.closure(&mut sa);
+    let mut sb = vec![b.start];
+    b.closure(&mut sb);
+    let mut seen: HashMap<(Vec<usize>, Vec<usize>), ()> = HashMap::new();
+    let mut queue = VecDeque::new();
+    seen.insert((sa.clone(), sb.clone()), ());
+    queue.push_back((sa, sb, Vec::new()));
+    while let Some((sa, sb, path)) = queue.pop_front() {
+        let acc_a = sa.contains(&a.accept);
+        let acc_b = sb.contains(&b.accept);
+        if acc_a && acc_b {
+            return Some((Overlap::Same, path));
+        }
+        // Every node of these automata can still reach acceptance, so a live
+        // state set means "some continuation completes the message".
+        if acc_a || acc_b {
+            return Some((Overlap::Prefix, path));
+        }
+        if seen.len() > budget {
+            return None;
+        }
+        for byte in 0..=255u8 {
+            let na = a.step(&sa, byte);
+            if na.is_empty() {
+                continue;
+            }
+            let nb = b.step(&sb, byte);
+            if nb.is_empty() {
+                continue;
+            }
+            let key = (na, nb);
+            if seen.contains_key(&key) {
+                continue;
+            }
+            seen.insert(key.clone(), ());
+            let mut p = path.clone();
+            p.push(byte);
+            queue.push_back((key.0, key.1, p));
+        }
+    }
+    None
+}

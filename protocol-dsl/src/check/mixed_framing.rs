@@ -1,0 +1,60 @@
+//! Why: the receiver must know how to read the next bytes before it knows which
+//! message they are, so every message it may receive in one place must start
+//! with the same framing.
+
+use protocol_runtime::layout::{Framing, LengthPrefix};
+
+use super::receive_sets;
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::ir;
+
+#[derive(PartialEq, Eq)]
+enum Class<'a> {
+    Line(&'a [u8]),
+    Length(LengthPrefix),
+    Exact,
+    Raw,
+}
+
+fn describe(c: &Class<'_>) -> String {
+    match c {
+        Class::Line(d) => format!("a line ending in `{}`", d.escape_ascii()),
+        Class::Length(p) => format!("a `{}` length prefix", p.name()),
+        Class::Exact => "exact bytes".to_string(),
+        Class::Raw => "raw bytes".to_string(),
+    }
+}
+
+pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
+    for set in receive_sets(p) {
+        let mut first: Option<(Class<'_>, usize, ir::Span)> = None;
+        for &(m, rule_span) in &set.messages {
+            let Some(seg) = p.messages[m].layout.segments.first() else { continue };
+            let class = match &seg.framing {
+                Framing::Line { delimiter, .. } => Class::Line(delimiter),
+                Framing::Length { prefix, .. } => Class::Length(*prefix),
+                Framing::Exact(_) => Class::Exact,
+                Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => Class::Raw,
+            };
+            match &first {
+                None => first = Some((class, m, rule_span)),
+                Some((c, fm, fspan)) if *c != class => {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::MixedFraming,
+                            rule_span,
+                            format!(
+                                "messages `{}` and `{}` start with different framings {}",
+                                p.messages[*fm].name, p.messages[m].name, set.context
+                            ),
+                        )
+                        .label(format!("`{}` starts with {}", p.messages[m].name, describe(&class)))
+                        .with_secondary(*fspan, format!("`{}` starts with {}", p.messages[*fm].name, describe(c)))
+                        .help("the receiver must know how to read before it knows which message comes: give both the same first framing"),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Stage 3: static checks on the lowered IR, one file per check. Each check
+//! reports every problem it finds; none stops the others.
+
+mod bounds;
+mod both_send;
+mod indistinguishable;
+pub mod lang;
+mod length_range;
+mod mixed_framing;
+mod no_way_out;
+mod raw_length;
+mod segmentation;
+mod text_position;
+mod unreachable;
+
+use protocol_runtime::layout::Role;
+
+use crate::diagnostic::Diagnostics;
+use crate::ir::{self, MessageId, Repeat, ReplySeq, RuleKind, Span};
+
+type Check = fn(&ir::Protocol, &mut Diagnostics);
+
+/// Every check, in the order their diagnostics are most useful.
+const CHECKS: &[Check] = &[
+    bounds::check,
+    raw_length::check,
+    length_range::check,
+    text_position::check,
+    segmentation::check,
+    unreachable::check,
+    no_way_out::check,
+    both_send::check,
+    mixed_framing::check,
+    indistinguishable::check,
+];
+
+pub fn run_all(protocol: &ir::Protocol, diags: &mut Diagnostics) {
+    for check in CHECKS {
+        check(protocol, diags);
+    }
+}
+
+/// A place where one role waits for the other's next message, and the
+/// messages that may come there.
+pub(crate) struct ReceiveSet {
+    /// What the receiver is waiting for, for messages ("a reply to `Get`").
+    pub context: String,
+    /// Each possible message and the span of the rule that allows it.
+    pub messages: Vec<(MessageId, Span)>,
+}
+
+/// All the receive sets of a protocol: in each state, what each side may
+/// receive next; and in each exchange, what may come at each point of the reply.
+pub(crate) fn receive_sets(p: &ir::Protocol) -> Vec<ReceiveSet> {
+    let mut out = Vec::new();
+    for state in &p.states {
+        for sender in [Role::Client, Role::Server] {
+            let mut messages: Vec<(MessageId, Span)> = Vec::new();
+            for rule in &state.rules {
+                let m = match &rule.kind {
+                    RuleKind::Send { role, message, .. } if *role == sender => *message,
+                    RuleKind::Exchange { request, .. } if sender == Role::Client => *request,
+                    _ => continue,
+                };
+                if !messages.iter().any(|(x, _)| *x == m) {
+                    messages.push((m, rule.span));
+                }
+            }
+            if !messages.is_empty() {
+                out.push(ReceiveSet {
+                    context: format!("in state `{}`", state.name),
+                    messages,
+                });
+            }
+        }
+        let otherwise: Vec<(MessageId, Span)> = match &state.otherwise {
+            Some(ir::Reply::Sequences(seqs)) => {
+                seqs.iter().flat_map(|s| s.items.first()).map(|i| (i.message, i.span)).collect()
+            }
+            _ => Vec::new(),
+        };
+        for rule in &state.rules {
+            let RuleKind::Exchange { request, reply, .. } = &rule.kind else { continue };
+            let seqs: &[ReplySeq] = match reply {
+                ir::Reply::Sequences(s) => s,
+                _ => &[],
+            };
+            for (i, set) in reply_positions(seqs).into_iter().enumerate() {
+                let mut messages = set;
+                if i == 0 {
+                    for o in &otherwise {
+                        if !messages.iter().any(|(m, _)| *m == o.0) {
+                            messages.push(*o);
+                        }
+                    }
+                }
+                if !messages.is_empty() {
+                    out.push(ReceiveSet {
+                        context: format!("in a reply to `{}` in state `{}`", p.messages[*request].name, state.name),
+                        messages,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// For a reply grammar, the set of messages that may come at each point the
+/// client can be at (the first set first).
+fn reply_positions(seqs: &[ReplySeq]) -> Vec<Vec<(MessageId, Span)>> {
+    // A point is a set of (alternative, item index) pairs still possible.
+    let close = |mut set: Vec<(usize, usize)>| {
+        let mut i = 0;
+        while i < set.len() {
+            let (alt, idx) = set[i];
+            if let Some(item) = seqs[alt].items.get(idx) {
+                if matches!(item.repeat, Repeat::Optional | Repeat::ZeroOrMore) && !set.contains(&(alt, idx + 1)) {
+                    set.push((alt, idx + 1));
+                }
+            }
+            i += 1;
+        }
+        set.sort_unstable();
+        set
+    };
+    let start = close((0..seqs.len()).map(|a| (a, 0)).collect());
+    let mut points = vec![start];
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < points.len() && i < 256 {
+        let point = points[i].clone();
+        let mut messages: Vec<(MessageId, Span)> = Vec::new();
+        for &(alt, idx) in &point {
+            if let Some(item) = seqs[alt].items.get(idx) {
+                if !messages.iter().any(|(m, _)| *m == item.message) {
+                    messages.push((item.message, item.span));
+                }
+            }
+        }
+        for &(m, _) in &messages {
+            let mut next = Vec::new();
+            for &(alt, idx) in &point {
+                if let Some(item) = seqs[alt].items.get(idx) {
+                    if item.message == m {
+                        next.push(match item.repeat {
+                            Repeat::ZeroOrMore | Repeat::OneOrMore => (alt, idx),
+                            Repeat::One | Repeat::Optional => (alt, idx + 1),
+                        });
+                        if item.repeat == Repeat::OneOrMore {
+                            next.push((alt, idx + 1));
+                        }
+                    }
+                }
+            }
+            let next = close(next);
+            if !points.contains(&next) {
+                points.push(next);
+            }
+        }
+        out.push(messages);
+        i += 1;
+    }
+    out
+}

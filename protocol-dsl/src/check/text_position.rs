@@ -1,0 +1,54 @@
+//! Why: free text and bytes run to the end of their frame; anything after them
+//! but fixed literals would leave the receiver unable to tell where they end.
+
+use protocol_runtime::layout::{FieldType, Framing, Item, ItemKind, MessageLayout, Pattern};
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::ir;
+
+pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
+    for m in &p.messages {
+        for seg in &m.layout.segments {
+            if let Framing::Line { pattern, .. } | Framing::Length { pattern, .. } = &seg.framing {
+                walk(&m.name, &m.layout, pattern, true, diags);
+            }
+        }
+    }
+}
+
+fn literal_only(items: &[Item]) -> bool {
+    items.iter().all(|i| matches!(i.kind, ItemKind::Literal(_)))
+}
+
+fn walk(message: &str, layout: &MessageLayout, pattern: &Pattern, tail_ok: bool, diags: &mut Diagnostics) {
+    for (i, item) in pattern.items.iter().enumerate() {
+        let rest = &pattern.items[i + 1..];
+        let ok = tail_ok && literal_only(rest);
+        match &item.kind {
+            ItemKind::Field(id) => {
+                let Some(f) = layout.fields.get(*id as usize) else { continue };
+                if matches!(f.ty, FieldType::Text | FieldType::Bytes) && !ok {
+                    let after = rest.iter().find(|r| !matches!(r.kind, ItemKind::Literal(_))).map(|r| r.span);
+                    let mut d = Diagnostic::new(
+                        Code::TextPosition,
+                        item.span,
+                        format!("free {} field `{}` of message `{message}` is followed by more than literals", if f.ty == FieldType::Text { "text" } else { "bytes" }, f.name),
+                    )
+                    .label("runs to the end of its frame")
+                    .help("put `text` and `bytes` last in their frame (only fixed literals may follow), or use `token`");
+                    if let Some(span) = after {
+                        d = d.with_secondary(span, "this could never be read");
+                    }
+                    diags.push(d);
+                }
+            }
+            ItemKind::Optional { pattern, .. } => walk(message, layout, pattern, ok, diags),
+            ItemKind::Alternatives(alts) => {
+                for alt in alts {
+                    walk(message, layout, alt, ok, diags);
+                }
+            }
+            ItemKind::Literal(_) => {}
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Lowers `message` declarations to runtime layouts.
+
+use std::collections::HashMap;
+
+use protocol_runtime::layout::{
+    FieldDef, FieldId, FieldType, Framing, IntKind, Item, ItemKind, MessageLayout, Oversize, Pattern, RawLen, Segment,
+};
+
+use super::{frame_template, Args, Defaults, FrameTemplate, UNBOUNDED};
+use crate::ast::{self, Call, Element, FieldTy, Group, Ident, Span, Value};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::ir;
+
+pub(super) fn lower_all(protocol: &ast::Protocol, defaults: &Defaults, diags: &mut Diagnostics) -> Vec<ir::Message> {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut out = Vec::new();
+    for decl in &protocol.decls {
+        let ast::Decl::Message(m) = decl else { continue };
+        if let Some(first) = seen.get(m.name.name.as_str()) {
+            diags.push(
+                Diagnostic::new(Code::DuplicateName, m.name.span, format!("message `{}` is declared twice", m.name.name))
+                    .label("second declaration")
+                    .with_secondary(*first, "first declared here")
+                    .help("rename one of the messages"),
+            );
+        } else {
+            seen.insert(&m.name.name, m.name.span);
+        }
+        let layout = MessageLowerer { defaults, diags, fields: Vec::new(), names: HashMap::new(), raw_refs: Vec::new() }
+            .lower(m);
+        out.push(ir::Message { name: m.name.name.clone(), span: m.name.span, role: m.role, layout });
+    }
+    out
+}
+
+struct MessageLowerer<'a, 'd> {
+    defaults: &'a Defaults,
+    diags: &'d mut Diagnostics,
+    fields: Vec<FieldDef>,
+    names: HashMap<String, FieldId>,
+    /// `raw(name)` references, resolved once every field is known so that a
+    /// reference to a later field is told apart from an unknown name.
+    raw_refs: Vec<(usize, Ident)>,
+}
+
+impl MessageLowerer<'_, '_> {
+    fn lower(mut self, m: &ast::MessageDecl) -> MessageLayout {
+        let mut segments = Vec::new();
+        for seg in &m.segments {
+            if let Some(s) = self.segment(seg, segments.len(), &m.name) {
+                segments.push(s);
+            }
+        }
+        for (index, name) in std::mem::take(&mut self.raw_refs) {
+            let Some(&id) = self.names.get(&name.name) else {
+                let ints: Vec<String> = self
+                    .fields
+                    .iter()
+                    .filter(|f| matches!(f.ty, FieldType::Int(_)))
+                    .map(|f| format!("`{}`", f.name))
+                    .collect();
+                let mut d = Diagnostic::new(Code::UnknownName, name.span, format!("unknown field `{}` in `raw`", name.name))
+                    .label("no such field in this message");
+                d = if ints.is_empty() {
+                    d.help("declare an integer field before the `raw` part, as in `len: u32 then raw(len) as data`")
+                } else {
+                    d.help(format!("the integer fields of `{}` are {}", m.name.name, ints.join(", ")))
+                };
+                self.diags.push(d);
+                continue;
+            };
+            self.fields[id as usize].derived = true;
+            if let Framing::Raw { len, .. } = &mut segments[index].framing {
+                *len = RawLen::Field(id);
+            }
+        }
+        MessageLayout { segments, fields: self.fields }
+    }
+
+    fn segment(&mut self, seg: &ast::Segment, index: usize, message: &Ident) -> Option<Segment> {
+        let span = seg.span();
+        let framing = match seg {
+            ast::Segment::Exact { bytes, span } => {
+                if bytes.is_empty() {
+                    self.diags.push(
+                        Diagnostic::new(Code::BadConstruct, *span, "`exact` needs at least one byte")
+                            .label("empty literal")
+                            .help("remove the empty `exact` part"),
+                    );
+                    return None;
+                }
+                Framing::Exact(bytes.clone())
+            }
+            ast::Segment::Raw { args, field, span } => self.raw(args, field.as_ref(), *span, index)?,
+            ast::Segment::Framed { framing, pattern, .. } => {
+                let template = frame_template(framing, self.defaults, self.diags)?;
+                self.framed(template, pattern)
+            }
+            ast::Segment::Default { pattern, span } => {
+                let Some(template) = self.defaults.framing.clone() else {
+                    self.diags.push(
+                        Diagnostic::new(Code::BadConstruct, *span, format!("message `{}` has no framing", message.name))
+                            .label("framed by nothing")
+                            .help("declare `framing line(\"\\r\\n\", max = 2 KiB);` in the protocol, or frame this part, as in `line(\"\\n\") { ... }`"),
+                    );
+                    return None;
+                };
+                self.framed(template, pattern)
+            }
+        };
+        Some(Segment { framing, span })
+    }
+
+    fn framed(&mut self, template: FrameTemplate, pattern: &[Element]) -> Framing {
+        match template {
+            FrameTemplate::Line { delimiter, max } => {
+                Framing::Line { pattern: self.pattern(pattern, false, max), delimiter, max }
+            }
+            FrameTemplate::Length { prefix, max } => {
+                Framing::Length { pattern: self.pattern(pattern, false, max), prefix, max }
+            }
+        }
+    }
+
+    fn raw(&mut self, args: &[ast::Arg], field: Option<&Ident>, span: Span, index: usize) -> Option<Framing> {
+        let mut a = Args::from_args("raw", span, args, &["len", "max", "over"], self.diags);
+        let len = a.positional_or("len").cloned();
+        let max = a.size("max");
+        let over = a.ident("over");
+        a.finish();
+        let Some(field) = field else {
+            self.diags.push(
+                Diagnostic::new(Code::BadConstruct, span, "a `raw` part needs a field name")
+                    .label("its bytes would be dropped")
+                    .help("name the bytes: `raw(len) as data`"),
+            );
+            return None;
+        };
+        let oversize = match over {
+            None | Some(("reject", _)) => Oversize::Reject,
+            Some(("discard", _)) => Oversize::Discard,
+            Some((other, sp)) => {
+                self.diags.push(
+                    Diagnostic::new(Code::BadConstruct, sp, format!("unknown oversize policy `{other}`"))
+                        .label("not a policy")
+                        .help("write `over = reject` (the default) or `over = discard`"),
+                );
+                Oversize::Reject
+            }
+        };
+        let id = self.add_field(field, FieldType::Bytes, false);
+        let default_max = self.defaults.raw.unwrap_or(UNBOUNDED);
+        Some(match len {
+            Some(Value::Size(n)) => {
+                let n = super::to_usize(n);
+                Framing::Raw { len: RawLen::Fixed(n), max: max.unwrap_or(n), oversize, field: id }
+            }
+            Some(Value::Call(c)) if c.args.is_empty() && c.name.name == "until_close" => {
+                Framing::UntilClose { max: max.unwrap_or(default_max), field: id }
+            }
+            Some(Value::Call(c)) if c.args.is_empty() && c.name.name == "available" => {
+                Framing::Available { max: max.unwrap_or(default_max), field: id }
+            }
+            Some(Value::Call(c)) if c.args.is_empty() => {
+                self.raw_refs.push((index, c.name.clone()));
+                Framing::Raw { len: RawLen::Field(FieldId::MAX), max: max.unwrap_or(default_max), oversize, field: id }
+            }
+            other => {
+                self.diags.push(
+                    Diagnostic::new(Code::BadConstruct, span, "`raw` needs a length")
+                        .label(match other {
+                            Some(v) => format!("{} is not a length", v.describe()),
+                            None => "no length".to_string(),
+                        })
+                        .help("write `raw(16)`, `raw(len)` with an integer field `len` read before it, `raw(until_close)` or `raw(available)`"),
+                );
+                return None;
+            }
+        })
+    }
+
+    fn add_field(&mut self, name: &Ident, ty: FieldType, optional: bool) -> FieldId {
+        if let Some(&first) = self.names.get(&name.name) {
+            let first_span = self.fields[first as usize].span;
+            self.diags.push(
+                Diagnostic::new(Code::DuplicateName, name.span, format!("field `{}` is declared twice in this message", name.name))
+                    .label("second declaration")
+                    .with_secondary(first_span, "first declared here")
+                    .help("rename one of the fields"),
+            );
+        }
+        let id = FieldId::try_from(self.fields.len()).unwrap_or(FieldId::MAX - 1);
+        self.fields.push(FieldDef { name: name.name.clone(), ty, optional, derived: false, span: name.span });
+        self.names.entry(name.name.clone()).or_insert(id);
+        id
+    }
+
+    fn pattern(&mut self, elements: &[Element], optional: bool, frame_max: usize) -> Pattern {
+        let mut items = Vec::new();
+        for e in elements {
+            if let Some(item) = self.element(e, optional, frame_max) {
+                items.push(item);
+            }
+        }
+        Pattern { items }
+    }
+
+    fn element(&mut self, e: &Element, optional: bool, frame_max: usize) -> Option<Item> {
+        let span = e.span();
+        let kind = match e {
+            Element::Literal { bytes, span } => {
+                if bytes.is_empty() {
+                    self.diags.push(
+                        Diagnostic::new(Code::BadConstruct, *span, "empty literal")
+                            .label("matches nothing")
+                            .help("remove it"),
+                    );
+                    return None;
+                }
+                ItemKind::Literal(bytes.clone())
+            }
+            Element::Field { name, ty: FieldTy::Call(call), .. } => {
+                let ty = self.field_type(call, frame_max)?;
+                ItemKind::Field(self.add_field(name, ty, optional))
+            }
+            Element::Field { name, ty: FieldTy::Group(group), .. } => self.named_group(name, group, optional, frame_max)?,
+            Element::Group(group) => self.group(group, optional, frame_max)?,
+        };
+        Some(Item { kind, span })
+    }
+
+    fn field_type(&mut self, call: &Call, frame_max: usize) -> Option<FieldType> {
+        let name = call.name.name.as_str();
+        if let Some(kind) = int_kind(name) {
+            Args::new(call, &[], self.diags).finish();
+            return Some(FieldType::Int(kind));
+        }
+        Some(match name {
+            "token" => {
+                let mut a = Args::new(call, &["max"], self.diags);
+                let max = a.size("max").unwrap_or(frame_max);
+                a.finish();
+                FieldType::Token { max }
+            }
+            "text" => {
+                Args::new(call, &[], self.diags).finish();
+                FieldType::Text
+            }
+            "bytes" => {
+                Args::new(call, &[], self.diags).finish();
+                FieldType::Bytes
+            }
+            "list" => {
+                let mut a = Args::new(call, &["item", "sep", "min", "max"], self.diags);
+                let item = a.positional_or("item").cloned();
+                let separator = a.string("sep").unwrap_or_else(|| b" ".to_vec());
+                let min = a.size("min").unwrap_or(1);
+                let max = a.size("max").or(self.defaults.repeat).unwrap_or(UNBOUNDED);
+                a.finish();
+                let item = match item {
+                    Some(Value::Call(c)) => self.field_type(&c, frame_max)?,
+                    _ => {
+                        self.diags.push(
+                            Diagnostic::new(Code::BadConstruct, call.span, "`list` needs an item type")
+                                .label("no item type")
+                                .help("write `list(token(max = 250), sep = \" \", max = 64)`"),
+                        );
+                        return None;
+                    }
+                };
+                if !matches!(item, FieldType::Token { .. } | FieldType::Int(_)) {
+                    self.diags.push(
+                        Diagnostic::new(Code::BadConstruct, call.span, "a `list` holds tokens or integers")
+                            .label("unsupported item type")
+                            .help("use `token` or an integer type such as `u32` as the item"),
+                    );
+                    return None;
+                }
+                if separator.is_empty() {
+                    self.diags.push(
+                        Diagnostic::new(Code::BadConstruct, call.span, "the separator of `list` is empty")
+                            .label("items could not be told apart")
+                            .help("write `sep = \" \"`"),
+                    );
+                }
+                FieldType::List { item: Box::new(item), separator, min, max }
+            }
+            other => {
+                self.diags.push(
+                    Diagnostic::new(Code::BadConstruct, call.name.span, format!("unknown field type `{other}`"))
+                        .label("not a type")
+                        .help("the field types are `token`, `text`, `bytes`, `u8`..`u64`, `i8`..`i64` and `list(...)`"),
+                );
+                return None;
+            }
+        })
+    }
+
+    /// `cmd: ("get" | "gets")` is a choice; `noreply: (" noreply")?` is a flag.
+    fn named_group(&mut self, name: &Ident, group: &Group, optional: bool, frame_max: usize) -> Option<ItemKind> {
+        let literals: Option<Vec<Vec<u8>>> = group
+            .alternatives
+            .iter()
+            .map(|alt| match alt.as_slice() {
+                [Element::Literal { bytes, .. }] => Some(bytes.clone()),
+                _ => None,
+            })
+            .collect();
+        let field_free = group.alternatives.iter().flatten().all(|e| !has_fields(e));
+        if group.optional && group.alternatives.len() == 1 && field_free {
+            let pattern = self.pattern(&group.alternatives[0], true, frame_max);
+            let id = self.add_field(name, FieldType::Flag, false);
+            return Some(ItemKind::Optional { flag: Some(id), pattern });
+        }
+        match literals {
+            Some(options) if options.iter().all(|o| !o.is_empty()) => {
+                let id = self.add_field(name, FieldType::Choice(options), optional || group.optional);
+                let field = Item { kind: ItemKind::Field(id), span: group.span };
+                Some(if group.optional {
+                    ItemKind::Optional { flag: None, pattern: Pattern { items: vec![field] } }
+                } else {
+                    field.kind
+                })
+            }
+            _ => {
+                self.diags.push(
+                    Diagnostic::new(Code::BadConstruct, group.span, format!("field `{}` names a group that is neither a choice nor a flag", name.name))
+                        .label("unsupported named group")
+                        .help("a named group is `(\"a\" | \"b\")` (a choice) or `(\" literal\")?` (a flag); to name values inside a group, name the fields inside it"),
+                );
+                None
+            }
+        }
+    }
+
+    fn group(&mut self, group: &Group, optional: bool, frame_max: usize) -> Option<ItemKind> {
+        let inner_optional = optional || group.optional;
+        if group.alternatives.len() == 1 {
+            let pattern = self.pattern(&group.alternatives[0], inner_optional, frame_max);
+            return Some(if group.optional {
+                ItemKind::Optional { flag: None, pattern }
+            } else {
+                // A plain `( ... )` only groups: splice it as one alternative.
+                ItemKind::Alternatives(vec![pattern])
+            });
+        }
+        if let Some(e) = group.alternatives.iter().flatten().find(|e| has_fields(e)) {
+            self.diags.push(
+                Diagnostic::new(Code::BadConstruct, e.span(), "alternatives cannot hold fields")
+                    .label("field inside an alternative")
+                    .help("name the group to make a choice (`cmd: (\"get\" | \"gets\")`), or write one message per alternative"),
+            );
+            return None;
+        }
+        let alts = group.alternatives.iter().map(|a| self.pattern(a, inner_optional, frame_max)).collect();
+        let kind = ItemKind::Alternatives(alts);
+        Some(if group.optional {
+            ItemKind::Optional { flag: None, pattern: Pattern { items: vec![Item { kind, span: group.span }] } }
+        } else {
+            kind
+        })
+    }
+}
+
+fn has_fields(e: &Element) -> bool {
+    match e {
+        Element::Literal { .. } => false,
+        Element::Field { .. } => true,
+        Element::Group(g) => g.alternatives.iter().flatten().any(has_fields),
+    }
+}
+
+fn int_kind(name: &str) -> Option<IntKind> {
+    let (signed, bits) = name.split_at_checked(1)?;
+    let signed = match signed {
+        "u" => false,
+        "i" => true,
+        _ => return None,
+    };
+    let bits = match bits {
+        "8" => 8,
+        "16" => 16,
+        "32" => 32,
+        "64" => 64,
+        _ => return None,
+    };
+    Some(IntKind { signed, bits })
+}

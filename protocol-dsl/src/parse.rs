@@ -1,0 +1,536 @@
+//! Stage 1: source text → AST, with the pest grammar in `grammar.pest`.
+
+use std::time::Duration;
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+
+use crate::ast::*;
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar.pest"]
+struct Grammar;
+
+/// Spec files larger than this are refused before parsing.
+pub const MAX_SOURCE_LEN: usize = 1 << 20;
+/// Groups and braces nested deeper than this are refused before parsing, so a
+/// hostile file cannot exhaust the parser's stack.
+pub const MAX_NESTING: usize = 32;
+
+/// Parses a whole spec. On a syntax error returns `None` and the error.
+pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Protocol> {
+    if text.len() > MAX_SOURCE_LEN {
+        diags.push(
+            Diagnostic::new(Code::Syntax, Span::new(0, 0), format!("spec is {} bytes long", text.len()))
+                .help(format!("spec files are limited to {MAX_SOURCE_LEN} bytes")),
+        );
+        return None;
+    }
+    if let Some(offset) = too_deep(text) {
+        diags.push(
+            Diagnostic::new(Code::Syntax, Span::new(offset, offset + 1), "groups are nested too deeply")
+                .label(format!("more than {MAX_NESTING} levels"))
+                .help("flatten the pattern into several parts or messages"),
+        );
+        return None;
+    }
+    let mut pairs = match Grammar::parse(Rule::file, text) {
+        Ok(pairs) => pairs,
+        Err(e) => {
+            diags.push(syntax_error(text, e));
+            return None;
+        }
+    };
+    let file = pairs.next()?;
+    let protocol = file.into_inner().next()?;
+    let mut b = Builder { diags };
+    Some(b.protocol(protocol))
+}
+
+/// The offset of the first bracket nested past [`MAX_NESTING`], skipping
+/// strings and comments.
+fn too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' => i = memchr_newline(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => i = memchr_newline(bytes, i),
+            b'(' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(i);
+                }
+            }
+            b')' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn memchr_newline(bytes: &[u8], from: usize) -> usize {
+    bytes[from..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| from + p)
+}
+
+fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
+    let (start, end) = match e.location {
+        pest::error::InputLocation::Pos(p) => (p, p),
+        pest::error::InputLocation::Span((s, e)) => (s, e),
+    };
+    // Point at the whole offending token so the caret is visible.
+    let end = if end > start {
+        end
+    } else {
+        let rest = &text[start.min(text.len())..];
+        let len = rest
+            .char_indices()
+            .find(|(_, c)| c.is_whitespace())
+            .map_or(rest.len(), |(i, _)| i)
+            .max(rest.chars().next().map_or(0, char::len_utf8));
+        start + len
+    };
+    let found = if start >= text.len() {
+        "end of file".to_string()
+    } else {
+        let token: String = text[start..end].chars().take(24).collect();
+        format!("`{}`", token.escape_debug())
+    };
+    let (message, help) = match &e.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            let mut expected: Vec<&str> = positives.iter().filter_map(|r| describe(*r)).collect();
+            expected.sort_unstable();
+            expected.dedup();
+            let message = match expected.len() {
+                0 => format!("unexpected {found}"),
+                1 => format!("expected {}, found {found}", expected[0]),
+                _ => {
+                    let (last, rest) = expected.split_last().unwrap_or((&"", &[]));
+                    format!("expected {} or {last}, found {found}", rest.join(", "))
+                }
+            };
+            (message, None)
+        }
+        pest::error::ErrorVariant::CustomError { message } => (message.clone(), None::<String>),
+    };
+    let mut d = Diagnostic::new(Code::Syntax, Span::new(start, end), message).label("not valid here");
+    if let Some(h) = help {
+        d = d.help(h);
+    }
+    d
+}
+
+/// How a grammar rule is named in a syntax error; `None` hides it.
+fn describe(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::EOI => "end of file",
+        Rule::protocol | Rule::kw_protocol => "`protocol`",
+        Rule::ident | Rule::word => "a name",
+        Rule::string => "a string",
+        Rule::number | Rule::size => "a number",
+        Rule::duration => "a duration such as `30s`",
+        Rule::port_decl | Rule::kw_port => "`port`",
+        Rule::framing_decl | Rule::kw_framing => "`framing`",
+        Rule::limits_decl | Rule::kw_limits => "`limits`",
+        Rule::timeout_decl | Rule::kw_timeout => "`timeout`",
+        Rule::pipelined_decl | Rule::kw_pipelined => "`pipelined`",
+        Rule::message_decl | Rule::role | Rule::kw_client | Rule::kw_server => "`client`/`server`",
+        Rule::kw_message => "`message`",
+        Rule::state_decl | Rule::kw_state | Rule::initial_mark | Rule::kw_initial => "`state`",
+        Rule::kw_then => "`then`",
+        Rule::exact_seg | Rule::kw_exact => "`exact`",
+        Rule::raw_seg | Rule::kw_raw => "`raw`",
+        Rule::kw_as => "`as`",
+        Rule::pattern | Rule::field | Rule::group => "a pattern",
+        Rule::framed_seg | Rule::call => "a name",
+        Rule::args | Rule::arg => "arguments",
+        Rule::optional_mark => "`?`",
+        Rule::sends_rule | Rule::kw_sends => "`sends`",
+        Rule::exchange_rule | Rule::kw_exchange => "`exchange`",
+        Rule::otherwise_rule | Rule::kw_otherwise => "`otherwise`",
+        Rule::closes_rule | Rule::kw_closes => "`closes`",
+        Rule::half_closes_rule | Rule::kw_half_closes => "`half-closes`",
+        Rule::ignore_rule | Rule::kw_ignore => "`ignore`",
+        Rule::duplex_rule | Rule::kw_duplex => "`duplex`",
+        Rule::condition | Rule::kw_where => "`where`",
+        Rule::target => "`->`",
+        Rule::reply | Rule::reply_alt | Rule::reply_item => "a reply",
+        Rule::none_reply | Rule::kw_none => "`none`",
+        Rule::close_reply | Rule::close_target | Rule::kw_close => "`close`",
+        Rule::half_close_target | Rule::kw_half_close => "`half-close`",
+        Rule::quantifier => "`*`, `+` or `?`",
+        Rule::unit => "a unit (`KiB`, `MiB`, `GiB`)",
+        _ => return None,
+    })
+}
+
+fn span(pair: &Pair<'_, Rule>) -> Span {
+    let s = pair.as_span();
+    Span::new(s.start(), s.end())
+}
+
+struct Builder<'d> {
+    diags: &'d mut Diagnostics,
+}
+
+impl Builder<'_> {
+    fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
+        Ident { name: pair.as_str().to_string(), span: span(&pair) }
+    }
+
+    fn protocol(&mut self, pair: Pair<'_, Rule>) -> Protocol {
+        let sp = span(&pair);
+        let mut inner = pair.into_inner();
+        inner.next(); // kw_protocol
+        let name = self.ident(inner.next().expect("grammar: protocol name"));
+        let decls = inner.map(|p| self.decl(p)).collect();
+        Protocol { name, decls, span: sp }
+    }
+
+    fn decl(&mut self, pair: Pair<'_, Rule>) -> Decl {
+        let sp = span(&pair);
+        let rule = pair.as_rule();
+        let mut inner = pair.into_inner();
+        match rule {
+            Rule::port_decl => {
+                inner.next();
+                let value = self.number(inner.next().expect("grammar: port number"));
+                Decl::Port { value, span: sp }
+            }
+            Rule::framing_decl => {
+                inner.next();
+                Decl::Framing(self.call(inner.next().expect("grammar: framing call")))
+            }
+            Rule::limits_decl => {
+                inner.next();
+                Decl::Limits(
+                    inner
+                        .map(|l| {
+                            let lsp = span(&l);
+                            let mut li = l.into_inner();
+                            let name = self.ident(li.next().expect("grammar: limit name")); // any word, keywords included
+                            let value = self.size(li.next().expect("grammar: limit size"));
+                            Limit { name, value, span: lsp }
+                        })
+                        .collect(),
+                )
+            }
+            Rule::timeout_decl => {
+                inner.next();
+                Decl::Timeout { value: self.duration(inner.next().expect("grammar: duration")), span: sp }
+            }
+            Rule::pipelined_decl => Decl::Pipelined { span: sp },
+            Rule::message_decl => Decl::Message(self.message(sp, inner)),
+            Rule::state_decl => Decl::State(self.state(sp, inner)),
+            r => unreachable!("grammar: unexpected declaration {r:?}"),
+        }
+    }
+
+    fn message(&mut self, sp: Span, mut inner: pest::iterators::Pairs<'_, Rule>) -> MessageDecl {
+        let role = role(inner.next().expect("grammar: role"));
+        inner.next(); // kw_message
+        let name = self.ident(inner.next().expect("grammar: message name"));
+        let body = inner.next().expect("grammar: message body");
+        let segments = body
+            .into_inner()
+            .filter(|p| p.as_rule() != Rule::kw_then)
+            .map(|p| self.segment(p))
+            .collect();
+        MessageDecl { role, name, segments, span: sp }
+    }
+
+    fn segment(&mut self, pair: Pair<'_, Rule>) -> Segment {
+        let sp = span(&pair);
+        match pair.as_rule() {
+            Rule::exact_seg => {
+                let s = pair.into_inner().nth(1).expect("grammar: exact string");
+                Segment::Exact { bytes: self.string(&s), span: sp }
+            }
+            Rule::raw_seg => {
+                let mut inner = pair.into_inner();
+                inner.next(); // kw_raw
+                let args = self.args(inner.next().expect("grammar: raw args"));
+                let field = inner.find(|p| p.as_rule() == Rule::ident).map(|p| self.ident(p));
+                Segment::Raw { args, field, span: sp }
+            }
+            Rule::framed_seg => {
+                let mut inner = pair.into_inner();
+                let framing = self.call(inner.next().expect("grammar: framing"));
+                let pattern = inner.next().map(|p| self.pattern(p)).unwrap_or_default();
+                Segment::Framed { framing, pattern, span: sp }
+            }
+            Rule::pattern => Segment::Default { pattern: self.pattern(pair), span: sp },
+            r => unreachable!("grammar: unexpected segment {r:?}"),
+        }
+    }
+
+    fn pattern(&mut self, pair: Pair<'_, Rule>) -> Vec<Element> {
+        pair.into_inner().map(|p| self.element(p)).collect()
+    }
+
+    fn element(&mut self, pair: Pair<'_, Rule>) -> Element {
+        let sp = span(&pair);
+        match pair.as_rule() {
+            Rule::string => Element::Literal { bytes: self.string(&pair), span: sp },
+            Rule::field => {
+                let mut inner = pair.into_inner();
+                let name = self.ident(inner.next().expect("grammar: field name"));
+                let ty = inner.next().expect("grammar: field type");
+                let ty = match ty.as_rule() {
+                    Rule::group => FieldTy::Group(self.group(ty)),
+                    _ => FieldTy::Call(self.call(ty)),
+                };
+                Element::Field { name, ty, span: sp }
+            }
+            Rule::group => Element::Group(self.group(pair)),
+            r => unreachable!("grammar: unexpected element {r:?}"),
+        }
+    }
+
+    fn group(&mut self, pair: Pair<'_, Rule>) -> Group {
+        let sp = span(&pair);
+        let mut alternatives = Vec::new();
+        let mut optional = false;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::pattern => alternatives.push(self.pattern(p)),
+                Rule::optional_mark => optional = true,
+                r => unreachable!("grammar: unexpected group part {r:?}"),
+            }
+        }
+        Group { alternatives, optional, span: sp }
+    }
+
+    fn call(&mut self, pair: Pair<'_, Rule>) -> Call {
+        let sp = span(&pair);
+        let mut inner = pair.into_inner();
+        let name = self.ident(inner.next().expect("grammar: call name"));
+        let args = inner.next().map(|a| self.args(a)).unwrap_or_default();
+        Call { name, args, span: sp }
+    }
+
+    fn args(&mut self, pair: Pair<'_, Rule>) -> Vec<Arg> {
+        pair.into_inner()
+            .map(|arg| {
+                let sp = span(&arg);
+                let parts: Vec<_> = arg.into_inner().collect();
+                let (name, value) = match parts.len() {
+                    2 => (Some(self.ident(parts[0].clone())), parts[1].clone()),
+                    _ => (None, parts[0].clone()),
+                };
+                Arg { name, value: self.value(value), span: sp }
+            })
+            .collect()
+    }
+
+    fn value(&mut self, pair: Pair<'_, Rule>) -> Value {
+        match pair.as_rule() {
+            Rule::string => Value::Str(self.string(&pair)),
+            Rule::duration => Value::Duration(self.duration(pair)),
+            Rule::size => Value::Size(self.size(pair)),
+            Rule::call => Value::Call(self.call(pair)),
+            r => unreachable!("grammar: unexpected value {r:?}"),
+        }
+    }
+
+    fn state(&mut self, sp: Span, inner: pest::iterators::Pairs<'_, Rule>) -> StateDecl {
+        let mut initial = false;
+        let mut name = None;
+        let mut items = Vec::new();
+        for p in inner {
+            match p.as_rule() {
+                Rule::initial_mark => initial = true,
+                Rule::kw_state => {}
+                Rule::ident => name = Some(self.ident(p)),
+                _ => items.push(self.state_item(p)),
+            }
+        }
+        StateDecl { initial, name: name.expect("grammar: state name"), items, span: sp }
+    }
+
+    fn state_item(&mut self, pair: Pair<'_, Rule>) -> StateItem {
+        let sp = span(&pair);
+        let rule = pair.as_rule();
+        let parts: Vec<_> = pair.into_inner().collect();
+        let find = |r: Rule| parts.iter().find(|p| p.as_rule() == r).cloned();
+        let role_of = || role(find(Rule::role).expect("grammar: role"));
+        let condition = find(Rule::condition).map(|c| self.ident(c.into_inner().nth(1).expect("grammar: condition")));
+        match rule {
+            Rule::sends_rule => StateItem::Sends {
+                role: role_of(),
+                message: self.ident(find(Rule::ident).expect("grammar: message")),
+                condition,
+                target: self.target(find(Rule::target).expect("grammar: target")),
+                span: sp,
+            },
+            Rule::exchange_rule => StateItem::Exchange {
+                request: self.ident(find(Rule::ident).expect("grammar: request")),
+                condition,
+                reply: self.reply(find(Rule::reply).expect("grammar: reply")),
+                span: sp,
+            },
+            Rule::otherwise_rule => {
+                StateItem::Otherwise { reply: self.reply(find(Rule::reply).expect("grammar: reply")), span: sp }
+            }
+            Rule::closes_rule => StateItem::Closes { role: role_of(), span: sp },
+            Rule::half_closes_rule => {
+                StateItem::HalfCloses { role: role_of(), target: find(Rule::target).map(|t| self.target(t)), span: sp }
+            }
+            Rule::ignore_rule => StateItem::Ignore { role: role_of(), span: sp },
+            Rule::duplex_rule => StateItem::Duplex { span: sp },
+            Rule::timeout_decl => {
+                StateItem::Timeout { value: self.duration(find(Rule::duration).expect("grammar: duration")), span: sp }
+            }
+            r => unreachable!("grammar: unexpected state item {r:?}"),
+        }
+    }
+
+    fn target(&mut self, pair: Pair<'_, Rule>) -> Target {
+        let inner = pair.into_inner().next().expect("grammar: target");
+        match inner.as_rule() {
+            Rule::close_target => Target::Close(span(&inner)),
+            Rule::half_close_target => Target::HalfClose(span(&inner)),
+            _ => Target::State(self.ident(inner)),
+        }
+    }
+
+    fn reply(&mut self, pair: Pair<'_, Rule>) -> Reply {
+        let mut alts = Vec::new();
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::none_reply => return Reply::None(span(&p)),
+                Rule::close_reply => return Reply::Close(span(&p)),
+                Rule::reply_alt => {
+                    let sp = span(&p);
+                    let items = p
+                        .into_inner()
+                        .map(|item| {
+                            let isp = span(&item);
+                            let mut ii = item.into_inner();
+                            let message = self.ident(ii.next().expect("grammar: reply message"));
+                            let quantifier = match ii.next().map(|q| q.as_str()) {
+                                Some("*") => Quantifier::ZeroOrMore,
+                                Some("+") => Quantifier::OneOrMore,
+                                Some("?") => Quantifier::Optional,
+                                _ => Quantifier::One,
+                            };
+                            ReplyItem { message, quantifier, span: isp }
+                        })
+                        .collect();
+                    alts.push(ReplySeq { items, span: sp });
+                }
+                r => unreachable!("grammar: unexpected reply part {r:?}"),
+            }
+        }
+        Reply::Alternatives(alts)
+    }
+
+    fn number(&mut self, pair: Pair<'_, Rule>) -> u64 {
+        let digits: String = pair.as_str().chars().filter(|c| *c != '_').collect();
+        digits.parse().unwrap_or_else(|_| {
+            self.diags.push(
+                Diagnostic::new(Code::BadLiteral, span(&pair), format!("number `{}` is too large", pair.as_str()))
+                    .label("does not fit in 64 bits"),
+            );
+            0
+        })
+    }
+
+    fn size(&mut self, pair: Pair<'_, Rule>) -> u64 {
+        let sp = span(&pair);
+        let text = pair.as_str().to_string();
+        let mut inner = pair.into_inner();
+        let n = self.number(inner.next().expect("grammar: size number"));
+        let mult: u64 = match inner.next().map(|u| u.as_str().to_string()).as_deref() {
+            Some("KiB") => 1 << 10,
+            Some("MiB") => 1 << 20,
+            Some("GiB") => 1 << 30,
+            _ => 1,
+        };
+        n.checked_mul(mult).unwrap_or_else(|| {
+            self.diags.push(
+                Diagnostic::new(Code::BadLiteral, sp, format!("size `{text}` is too large"))
+                    .label("does not fit in 64 bits"),
+            );
+            0
+        })
+    }
+
+    fn duration(&mut self, pair: Pair<'_, Rule>) -> Duration {
+        let s = pair.as_str();
+        let digits_end = s.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(s.len());
+        let digits: String = s[..digits_end].chars().filter(|c| *c != '_').collect();
+        let Ok(n) = digits.parse::<u64>() else {
+            self.diags.push(
+                Diagnostic::new(Code::BadLiteral, span(&pair), format!("duration `{s}` is too large"))
+                    .label("does not fit in 64 bits"),
+            );
+            return Duration::ZERO;
+        };
+        match &s[digits_end..] {
+            "ms" => Duration::from_millis(n),
+            "min" => Duration::from_secs(n.saturating_mul(60)),
+            _ => Duration::from_secs(n),
+        }
+    }
+
+    /// Decodes a string literal's escapes: `\r \n \t \0 \\ \" \xHH`.
+    fn string(&mut self, pair: &Pair<'_, Rule>) -> Vec<u8> {
+        let raw = pair.as_str();
+        let base = pair.as_span().start();
+        let body = &raw[1..raw.len() - 1];
+        let mut out = Vec::with_capacity(body.len());
+        let mut chars = body.char_indices();
+        while let Some((i, c)) = chars.next() {
+            if c != '\\' {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                continue;
+            }
+            let at = base + 1 + i;
+            match chars.next() {
+                Some((_, 'r')) => out.push(b'\r'),
+                Some((_, 'n')) => out.push(b'\n'),
+                Some((_, 't')) => out.push(b'\t'),
+                Some((_, '0')) => out.push(0),
+                Some((_, '\\')) => out.push(b'\\'),
+                Some((_, '"')) => out.push(b'"'),
+                Some((_, 'x')) => {
+                    let hex: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
+                    match u8::from_str_radix(&hex, 16) {
+                        Ok(b) if hex.len() == 2 => out.push(b),
+                        _ => self.diags.push(
+                            Diagnostic::new(Code::BadLiteral, Span::new(at, at + 2 + hex.len()), "invalid `\\x` escape")
+                                .label("expected two hex digits")
+                                .help("write a byte as `\\x0d`"),
+                        ),
+                    }
+                }
+                Some((j, other)) => self.diags.push(
+                    Diagnostic::new(Code::BadLiteral, Span::new(at, base + 1 + j + other.len_utf8()), format!("unknown escape `\\{}`", other.escape_debug()))
+                        .label("not an escape")
+                        .help("the escapes are `\\r`, `\\n`, `\\t`, `\\0`, `\\\\`, `\\\"` and `\\xHH`"),
+                ),
+                None => {}
+            }
+        }
+        out
+    }
+}
+
+fn role(pair: Pair<'_, Rule>) -> Role {
+    if pair.as_str() == "server" {
+        Role::Server
+    } else {
+        Role::Client
+    }
+}

@@ -1,0 +1,264 @@
+//! Message layouts: the compact, resolved form of one message's bytes.
+//!
+//! The compiler (`protocol-dsl`) lowers every message of a spec to a
+//! [`MessageLayout`]; generated code and the conformance runner hand layouts to
+//! the same engine, so the two cannot disagree about the bytes. Layouts are
+//! plain data: they say *what* the bytes are, never how to read a socket.
+
+use std::fmt;
+
+/// Index of a field in [`MessageLayout::fields`].
+pub type FieldId = u16;
+
+/// A byte range in the spec source the layout came from (for error messages).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        // Spec files are bounded well below 4 GiB by the compiler's input limit.
+        Span {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        }
+    }
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+impl fmt::Debug for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+/// Who sends a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Client,
+    Server,
+}
+
+impl Role {
+    pub fn peer(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Server => "server",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One message: its segments in wire order and the fields they fill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageLayout {
+    pub segments: Vec<Segment>,
+    pub fields: Vec<FieldDef>,
+}
+
+/// A field of a message, as the user of generated code sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldDef {
+    pub name: String,
+    pub ty: FieldType,
+    /// Present only when an optional part of the message is.
+    pub optional: bool,
+    /// A length that a later `raw(field)` uses: computed when encoding, never
+    /// supplied by the user.
+    pub derived: bool,
+    pub span: Span,
+}
+
+/// The type of a field's value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldType {
+    /// Bytes up to the next space or control byte (at least one byte).
+    Token { max: usize },
+    /// UTF-8 up to the end of its frame, less the literals that follow it.
+    Text,
+    /// Any bytes up to the end of its frame (or all of a `raw` segment).
+    Bytes,
+    /// A decimal integer.
+    Int(IntKind),
+    /// One of several literals (`cmd: ("get" | "gets")`).
+    Choice(Vec<Vec<u8>>),
+    /// Whether an optional literal part was present (`noreply: (" noreply")?`).
+    Flag,
+    /// Items of one scalar type with a separator between them.
+    List { item: Box<FieldType>, separator: Vec<u8>, min: usize, max: usize },
+}
+
+/// Width and signedness of a decimal integer field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IntKind {
+    pub signed: bool,
+    pub bits: u8,
+}
+
+impl IntKind {
+    /// The largest value the field can hold.
+    pub fn max_value(self) -> u128 {
+        if self.signed {
+            (1u128 << (self.bits - 1)) - 1
+        } else {
+            (1u128 << self.bits) - 1
+        }
+    }
+    /// The smallest value the field can hold.
+    pub fn min_value(self) -> i128 {
+        if self.signed {
+            -(1i128 << (self.bits - 1))
+        } else {
+            0
+        }
+    }
+    pub fn name(self) -> String {
+        format!("{}{}", if self.signed { 'i' } else { 'u' }, self.bits)
+    }
+}
+
+/// A run of bytes with one framing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub framing: Framing,
+    pub span: Span,
+}
+
+/// How the receiver finds where a segment ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Framing {
+    /// Exactly these bytes, no delimiter (`exact "HELLO?"`).
+    Exact(Vec<u8>),
+    /// Content up to a delimiter; `max` counts the content, not the delimiter.
+    Line {
+        delimiter: Vec<u8>,
+        max: usize,
+        pattern: Pattern,
+    },
+    /// A length prefix, then that many bytes of content; `max` counts the content.
+    Length {
+        prefix: LengthPrefix,
+        max: usize,
+        pattern: Pattern,
+    },
+    /// Exactly `len` bytes, stored in `field`.
+    Raw {
+        len: RawLen,
+        max: usize,
+        oversize: Oversize,
+        field: FieldId,
+    },
+    /// Everything until the peer closes (or half-closes) its side.
+    UntilClose { max: usize, field: FieldId },
+    /// Whatever bytes are buffered when the receiver looks: depends on TCP
+    /// segmentation, so the compiler warns about it.
+    Available { max: usize, field: FieldId },
+}
+
+/// Where the length of a `raw` segment comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawLen {
+    Fixed(usize),
+    Field(FieldId),
+}
+
+/// What the receiver does with a declared `raw` length above its max.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Oversize {
+    /// The message is a protocol error.
+    Reject,
+    /// The declared bytes are skipped without buffering and reported as a
+    /// discard, so the application can answer (memcached's "object too large").
+    Discard,
+}
+
+/// The encoding of a length prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LengthPrefix {
+    U8,
+    U16Be,
+    U16Le,
+    U32Be,
+    U32Le,
+    U64Be,
+    U64Le,
+    /// Unsigned LEB128, at most 10 bytes.
+    Varint,
+}
+
+impl LengthPrefix {
+    /// The largest length the prefix itself can express.
+    pub fn max_len(self) -> u64 {
+        match self {
+            LengthPrefix::U8 => u8::MAX as u64,
+            LengthPrefix::U16Be | LengthPrefix::U16Le => u16::MAX as u64,
+            LengthPrefix::U32Be | LengthPrefix::U32Le => u32::MAX as u64,
+            LengthPrefix::U64Be | LengthPrefix::U64Le | LengthPrefix::Varint => u64::MAX,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            LengthPrefix::U8 => "u8",
+            LengthPrefix::U16Be => "u16be",
+            LengthPrefix::U16Le => "u16le",
+            LengthPrefix::U32Be => "u32be",
+            LengthPrefix::U32Le => "u32le",
+            LengthPrefix::U64Be => "u64be",
+            LengthPrefix::U64Le => "u64le",
+            LengthPrefix::Varint => "varint",
+        }
+    }
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "u8" => LengthPrefix::U8,
+            "u16be" | "u16" => LengthPrefix::U16Be,
+            "u16le" => LengthPrefix::U16Le,
+            "u32be" | "u32" => LengthPrefix::U32Be,
+            "u32le" => LengthPrefix::U32Le,
+            "u64be" | "u64" => LengthPrefix::U64Be,
+            "u64le" => LengthPrefix::U64Le,
+            "varint" => LengthPrefix::Varint,
+            _ => return None,
+        })
+    }
+}
+
+/// The content of a delimited or length-prefixed frame.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Pattern {
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub kind: ItemKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemKind {
+    /// Fixed bytes.
+    Literal(Vec<u8>),
+    /// A field's value, read as its [`FieldType`] says.
+    Field(FieldId),
+    /// A part that may be absent; present when its first bytes match.
+    /// `flag` names a [`FieldType::Flag`] field recording presence.
+    Optional { flag: Option<FieldId>, pattern: Pattern },
+    /// One of several field-less parts, longest match first.
+    Alternatives(Vec<Pattern>),
+}
