@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "conformance", version, about = "Check protocol specs and replay conformance transcripts")]
+#[command(
+    name = "conformance",
+    version,
+    about = "Check protocol specs and replay conformance transcripts"
+)]
 struct Cli {
     /// When to color diagnostics.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
@@ -55,7 +59,11 @@ fn main() -> ExitCode {
         Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     match cli.command {
-        Command::Check { specs, deny_warnings, ir } => check(&specs, deny_warnings, ir, color),
+        Command::Check {
+            specs,
+            deny_warnings,
+            ir,
+        } => check(&specs, deny_warnings, ir, color),
     }
 }
 
@@ -75,19 +83,31 @@ fn check(specs: &[PathBuf], deny_warnings: bool, print_ir: bool, color: bool) ->
         eprint!("{}", compiled.render(color));
         errors += compiled.diagnostics.error_count();
         warnings += compiled.diagnostics.warning_count();
-        let bad = compiled.diagnostics.has_errors() || (deny_warnings && compiled.diagnostics.warning_count() > 0);
+        let bad = compiled.diagnostics.has_errors()
+            || (deny_warnings && compiled.diagnostics.warning_count() > 0);
         failed |= bad;
         if print_ir {
-            if let Some(p) = &compiled.protocol {
-                println!("{p:#?}");
+            if let Some(text) = compiled.ir_text() {
+                println!("{text}");
             }
         }
         if !bad {
-            eprintln!("ok: {} ({} warning{})", path.display(), compiled.diagnostics.warning_count(), plural(compiled.diagnostics.warning_count()));
+            eprintln!(
+                "ok: {} ({} warning{})",
+                path.display(),
+                compiled.diagnostics.warning_count(),
+                plural(compiled.diagnostics.warning_count())
+            );
         }
     }
     if errors + warnings > 0 {
-        eprintln!("{errors} error{}, {warnings} warning{} in {} spec{}", plural(errors), plural(warnings), specs.len(), plural(specs.len()));
+        eprintln!(
+            "{errors} error{}, {warnings} warning{} in {} spec{}",
+            plural(errors),
+            plural(warnings),
+            specs.len(),
+            plural(specs.len())
+        );
     }
     if unreadable {
         ExitCode::from(2)

@@ -50,9 +50,17 @@ pub enum Segment {
     /// `exact "HELLO?"`
     Exact { bytes: Vec<u8>, span: Span },
     /// `raw(len, max = 1 MiB) as data`
-    Raw { args: Vec<Arg>, field: Option<Ident>, span: Span },
+    Raw {
+        args: Vec<Arg>,
+        field: Option<Ident>,
+        span: Span,
+    },
     /// `line("\n", max = 80) { ... }` or `length(u16be, max = 1 KiB) { ... }`
-    Framed { framing: Call, pattern: Vec<Element>, span: Span },
+    Framed {
+        framing: Call,
+        pattern: Vec<Element>,
+        span: Span,
+    },
     /// A pattern in the protocol's default framing.
     Default { pattern: Vec<Element>, span: Span },
 }
@@ -70,8 +78,15 @@ impl Segment {
 
 #[derive(Debug, Clone)]
 pub enum Element {
-    Literal { bytes: Vec<u8>, span: Span },
-    Field { name: Ident, ty: FieldTy, span: Span },
+    Literal {
+        bytes: Vec<u8>,
+        span: Span,
+    },
+    Field {
+        name: Ident,
+        ty: FieldTy,
+        span: Span,
+    },
     Group(Group),
 }
 
@@ -155,12 +170,30 @@ pub enum StateItem {
         reply: Reply,
         span: Span,
     },
-    Otherwise { reply: Reply, span: Span },
-    Closes { role: Role, span: Span },
-    HalfCloses { role: Role, target: Option<Target>, span: Span },
-    Ignore { role: Role, span: Span },
-    Duplex { span: Span },
-    Timeout { value: Duration, span: Span },
+    Otherwise {
+        reply: Reply,
+        span: Span,
+    },
+    Closes {
+        role: Role,
+        span: Span,
+    },
+    HalfCloses {
+        role: Role,
+        target: Option<Target>,
+        span: Span,
+    },
+    Ignore {
+        role: Role,
+        span: Span,
+    },
+    Duplex {
+        span: Span,
+    },
+    Timeout {
+        value: Duration,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -46,8 +46,6 @@ pub enum Code {
     TextPosition,
     /// A message framed only by whatever bytes happen to be available.
     Segmentation,
-    /// The spec file could not be read.
-    Io,
 }
 
 impl Code {
@@ -69,7 +67,6 @@ impl Code {
         Code::LengthRange,
         Code::TextPosition,
         Code::Segmentation,
-        Code::Io,
     ];
 
     /// The code as printed: `E` for errors, `W` for warnings.
@@ -78,7 +75,6 @@ impl Code {
             Code::Syntax => "E0001",
             Code::BadLiteral => "E0002",
             Code::BadConstruct => "E0003",
-            Code::Io => "E0004",
             Code::UnknownName => "E0101",
             Code::DuplicateName => "E0102",
             Code::WrongRole => "E0103",
@@ -96,8 +92,11 @@ impl Code {
         }
     }
 
-    pub fn from_str(code: &str) -> Option<Code> {
-        Code::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(code))
+    pub fn from_code(code: &str) -> Option<Code> {
+        Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(code))
     }
 
     pub fn severity(self) -> Severity {
@@ -191,7 +190,8 @@ impl Diagnostics {
         self.items.len() - self.error_count()
     }
     pub fn sort(&mut self) {
-        self.items.sort_by_key(|d| (d.span.start, d.span.end, d.code));
+        self.items
+            .sort_by_key(|d| (d.span.start, d.span.end, d.code));
         self.items.dedup();
     }
     pub fn codes(&self) -> Vec<Code> {
@@ -208,7 +208,10 @@ pub struct Source {
 
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        Source { name: name.into(), text: text.into() }
+        Source {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -239,7 +242,10 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// the source line and a caret under the construct.
 pub fn render(source: &Source, diagnostics: &[Diagnostic], color: bool) -> String {
     let file = SimpleFile::new(source.name.as_str(), source.text.as_str());
-    let config = term::Config { chars: term::Chars::ascii(), ..term::Config::default() };
+    let config = term::Config {
+        chars: term::Chars::ascii(),
+        ..term::Config::default()
+    };
     let mut out = if color {
         termcolor::Buffer::ansi()
     } else {

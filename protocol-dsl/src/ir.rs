@@ -60,6 +60,9 @@ pub struct State {
     pub ignore: Option<Role>,
     /// Both roles may send at once (a two-way stream).
     pub duplex: bool,
+    /// Lowering dropped a rule of this state (an error was reported); graph
+    /// checks skip the state rather than report errors that follow from it.
+    pub incomplete: bool,
 }
 
 impl State {
@@ -97,9 +100,18 @@ impl Rule {
 #[derive(Debug, Clone)]
 pub enum RuleKind {
     /// `role sends Message [where flag] -> target;`
-    Send { role: Role, message: MessageId, condition: Option<Condition>, target: Target },
+    Send {
+        role: Role,
+        message: MessageId,
+        condition: Option<Condition>,
+        target: Target,
+    },
     /// `exchange Request [where flag] -> reply;` (the state holds afterwards)
-    Exchange { request: MessageId, condition: Option<Condition>, reply: Reply },
+    Exchange {
+        request: MessageId,
+        condition: Option<Condition>,
+        reply: Reply,
+    },
     /// `role closes;`: the role may end the conversation here.
     Close { role: Role },
     /// `role half-closes [-> target];`

@@ -9,12 +9,13 @@
 
 pub mod ast;
 pub mod diagnostic;
+pub mod dump;
 pub mod parse;
 
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity, Source};
+pub mod check;
 pub mod ir;
 pub mod lower;
-pub mod check;
 
 use std::path::Path;
 
@@ -48,11 +49,19 @@ pub fn compile_bytes(name: &str, bytes: &[u8]) -> Compilation {
             let at = e.valid_up_to();
             let mut diagnostics = Diagnostics::default();
             diagnostics.push(
-                Diagnostic::new(Code::Syntax, ast::Span::new(at, at + 1), "spec is not valid UTF-8")
-                    .label("invalid byte")
-                    .help("save the spec as UTF-8; write other bytes in strings as `\\xHH`"),
+                Diagnostic::new(
+                    Code::Syntax,
+                    ast::Span::new(at, at + 1),
+                    "spec is not valid UTF-8",
+                )
+                .label("invalid byte")
+                .help("save the spec as UTF-8; write other bytes in strings as `\\xHH`"),
             );
-            Compilation { source, protocol: None, diagnostics }
+            Compilation {
+                source,
+                protocol: None,
+                diagnostics,
+            }
         }
     }
 }
@@ -71,6 +80,21 @@ fn compile_source(source: Source) -> Compilation {
         ir
     });
     diagnostics.sort();
-    let protocol = if diagnostics.has_errors() { None } else { protocol };
-    Compilation { source, protocol, diagnostics }
+    let protocol = if diagnostics.has_errors() {
+        None
+    } else {
+        protocol
+    };
+    Compilation {
+        source,
+        protocol,
+        diagnostics,
+    }
+}
+
+impl Compilation {
+    /// The IR in readable text form, when the spec compiled.
+    pub fn ir_text(&self) -> Option<String> {
+        self.protocol.as_ref().map(|p| dump::dump(p, &self.source))
+    }
 }

@@ -22,16 +22,24 @@ pub const MAX_NESTING: usize = 32;
 pub fn parse(text: &str, diags: &mut Diagnostics) -> Option<Protocol> {
     if text.len() > MAX_SOURCE_LEN {
         diags.push(
-            Diagnostic::new(Code::Syntax, Span::new(0, 0), format!("spec is {} bytes long", text.len()))
-                .help(format!("spec files are limited to {MAX_SOURCE_LEN} bytes")),
+            Diagnostic::new(
+                Code::Syntax,
+                Span::new(0, 0),
+                format!("spec is {} bytes long", text.len()),
+            )
+            .help(format!("spec files are limited to {MAX_SOURCE_LEN} bytes")),
         );
         return None;
     }
     if let Some(offset) = too_deep(text) {
         diags.push(
-            Diagnostic::new(Code::Syntax, Span::new(offset, offset + 1), "groups are nested too deeply")
-                .label(format!("more than {MAX_NESTING} levels"))
-                .help("flatten the pattern into several parts or messages"),
+            Diagnostic::new(
+                Code::Syntax,
+                Span::new(offset, offset + 1),
+                "groups are nested too deeply",
+            )
+            .label(format!("more than {MAX_NESTING} levels"))
+            .help("flatten the pattern into several parts or messages"),
         );
         return None;
     }
@@ -79,7 +87,10 @@ fn too_deep(text: &str) -> Option<usize> {
 }
 
 fn memchr_newline(bytes: &[u8], from: usize) -> usize {
-    bytes[from..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| from + p)
+    bytes[from..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |p| from + p)
 }
 
 fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
@@ -122,7 +133,21 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
         }
         pest::error::ErrorVariant::CustomError { message } => (message.clone(), None::<String>),
     };
-    let mut d = Diagnostic::new(Code::Syntax, Span::new(start, end), message).label("not valid here");
+    let mut d =
+        Diagnostic::new(Code::Syntax, Span::new(start, end), message).label("not valid here");
+    // A forgotten `;` is found at the next token, often on the next line:
+    // also point at where it was most likely meant to go.
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
+        let before = text[..start.min(text.len())].trim_end();
+        if positives.contains(&Rule::semi)
+            && !before.is_empty()
+            && text[before.len()..start.min(text.len())].contains('\n')
+        {
+            let at = before.len();
+            let width = before.chars().next_back().map_or(1, char::len_utf8);
+            d = d.with_secondary(Span::new(at - width, at), "a `;` may be missing after this");
+        }
+    }
     if let Some(h) = help {
         d = d.help(h);
     }
@@ -133,6 +158,7 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
 fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::EOI => "end of file",
+        Rule::semi => "`;`",
         Rule::protocol | Rule::kw_protocol => "`protocol`",
         Rule::ident | Rule::word => "a name",
         Rule::string => "a string",
@@ -184,7 +210,10 @@ struct Builder<'d> {
 
 impl Builder<'_> {
     fn ident(&self, pair: Pair<'_, Rule>) -> Ident {
-        Ident { name: pair.as_str().to_string(), span: span(&pair) }
+        Ident {
+            name: pair.as_str().to_string(),
+            span: span(&pair),
+        }
     }
 
     fn protocol(&mut self, pair: Pair<'_, Rule>) -> Protocol {
@@ -193,7 +222,11 @@ impl Builder<'_> {
         inner.next(); // kw_protocol
         let name = self.ident(inner.next().expect("grammar: protocol name"));
         let decls = inner.map(|p| self.decl(p)).collect();
-        Protocol { name, decls, span: sp }
+        Protocol {
+            name,
+            decls,
+            span: sp,
+        }
     }
 
     fn decl(&mut self, pair: Pair<'_, Rule>) -> Decl {
@@ -219,14 +252,21 @@ impl Builder<'_> {
                             let mut li = l.into_inner();
                             let name = self.ident(li.next().expect("grammar: limit name")); // any word, keywords included
                             let value = self.size(li.next().expect("grammar: limit size"));
-                            Limit { name, value, span: lsp }
+                            Limit {
+                                name,
+                                value,
+                                span: lsp,
+                            }
                         })
                         .collect(),
                 )
             }
             Rule::timeout_decl => {
                 inner.next();
-                Decl::Timeout { value: self.duration(inner.next().expect("grammar: duration")), span: sp }
+                Decl::Timeout {
+                    value: self.duration(inner.next().expect("grammar: duration")),
+                    span: sp,
+                }
             }
             Rule::pipelined_decl => Decl::Pipelined { span: sp },
             Rule::message_decl => Decl::Message(self.message(sp, inner)),
@@ -245,7 +285,12 @@ impl Builder<'_> {
             .filter(|p| p.as_rule() != Rule::kw_then)
             .map(|p| self.segment(p))
             .collect();
-        MessageDecl { role, name, segments, span: sp }
+        MessageDecl {
+            role,
+            name,
+            segments,
+            span: sp,
+        }
     }
 
     fn segment(&mut self, pair: Pair<'_, Rule>) -> Segment {
@@ -253,22 +298,38 @@ impl Builder<'_> {
         match pair.as_rule() {
             Rule::exact_seg => {
                 let s = pair.into_inner().nth(1).expect("grammar: exact string");
-                Segment::Exact { bytes: self.string(&s), span: sp }
+                Segment::Exact {
+                    bytes: self.string(&s),
+                    span: sp,
+                }
             }
             Rule::raw_seg => {
                 let mut inner = pair.into_inner();
                 inner.next(); // kw_raw
                 let args = self.args(inner.next().expect("grammar: raw args"));
-                let field = inner.find(|p| p.as_rule() == Rule::ident).map(|p| self.ident(p));
-                Segment::Raw { args, field, span: sp }
+                let field = inner
+                    .find(|p| p.as_rule() == Rule::ident)
+                    .map(|p| self.ident(p));
+                Segment::Raw {
+                    args,
+                    field,
+                    span: sp,
+                }
             }
             Rule::framed_seg => {
                 let mut inner = pair.into_inner();
                 let framing = self.call(inner.next().expect("grammar: framing"));
                 let pattern = inner.next().map(|p| self.pattern(p)).unwrap_or_default();
-                Segment::Framed { framing, pattern, span: sp }
+                Segment::Framed {
+                    framing,
+                    pattern,
+                    span: sp,
+                }
             }
-            Rule::pattern => Segment::Default { pattern: self.pattern(pair), span: sp },
+            Rule::pattern => Segment::Default {
+                pattern: self.pattern(pair),
+                span: sp,
+            },
             r => unreachable!("grammar: unexpected segment {r:?}"),
         }
     }
@@ -280,7 +341,10 @@ impl Builder<'_> {
     fn element(&mut self, pair: Pair<'_, Rule>) -> Element {
         let sp = span(&pair);
         match pair.as_rule() {
-            Rule::string => Element::Literal { bytes: self.string(&pair), span: sp },
+            Rule::string => Element::Literal {
+                bytes: self.string(&pair),
+                span: sp,
+            },
             Rule::field => {
                 let mut inner = pair.into_inner();
                 let name = self.ident(inner.next().expect("grammar: field name"));
@@ -307,7 +371,11 @@ impl Builder<'_> {
                 r => unreachable!("grammar: unexpected group part {r:?}"),
             }
         }
-        Group { alternatives, optional, span: sp }
+        Group {
+            alternatives,
+            optional,
+            span: sp,
+        }
     }
 
     fn call(&mut self, pair: Pair<'_, Rule>) -> Call {
@@ -315,7 +383,11 @@ impl Builder<'_> {
         let mut inner = pair.into_inner();
         let name = self.ident(inner.next().expect("grammar: call name"));
         let args = inner.next().map(|a| self.args(a)).unwrap_or_default();
-        Call { name, args, span: sp }
+        Call {
+            name,
+            args,
+            span: sp,
+        }
     }
 
     fn args(&mut self, pair: Pair<'_, Rule>) -> Vec<Arg> {
@@ -327,7 +399,11 @@ impl Builder<'_> {
                     2 => (Some(self.ident(parts[0].clone())), parts[1].clone()),
                     _ => (None, parts[0].clone()),
                 };
-                Arg { name, value: self.value(value), span: sp }
+                Arg {
+                    name,
+                    value: self.value(value),
+                    span: sp,
+                }
             })
             .collect()
     }
@@ -354,7 +430,12 @@ impl Builder<'_> {
                 _ => items.push(self.state_item(p)),
             }
         }
-        StateDecl { initial, name: name.expect("grammar: state name"), items, span: sp }
+        StateDecl {
+            initial,
+            name: name.expect("grammar: state name"),
+            items,
+            span: sp,
+        }
     }
 
     fn state_item(&mut self, pair: Pair<'_, Rule>) -> StateItem {
@@ -363,7 +444,8 @@ impl Builder<'_> {
         let parts: Vec<_> = pair.into_inner().collect();
         let find = |r: Rule| parts.iter().find(|p| p.as_rule() == r).cloned();
         let role_of = || role(find(Rule::role).expect("grammar: role"));
-        let condition = find(Rule::condition).map(|c| self.ident(c.into_inner().nth(1).expect("grammar: condition")));
+        let condition = find(Rule::condition)
+            .map(|c| self.ident(c.into_inner().nth(1).expect("grammar: condition")));
         match rule {
             Rule::sends_rule => StateItem::Sends {
                 role: role_of(),
@@ -378,18 +460,28 @@ impl Builder<'_> {
                 reply: self.reply(find(Rule::reply).expect("grammar: reply")),
                 span: sp,
             },
-            Rule::otherwise_rule => {
-                StateItem::Otherwise { reply: self.reply(find(Rule::reply).expect("grammar: reply")), span: sp }
-            }
-            Rule::closes_rule => StateItem::Closes { role: role_of(), span: sp },
-            Rule::half_closes_rule => {
-                StateItem::HalfCloses { role: role_of(), target: find(Rule::target).map(|t| self.target(t)), span: sp }
-            }
-            Rule::ignore_rule => StateItem::Ignore { role: role_of(), span: sp },
+            Rule::otherwise_rule => StateItem::Otherwise {
+                reply: self.reply(find(Rule::reply).expect("grammar: reply")),
+                span: sp,
+            },
+            Rule::closes_rule => StateItem::Closes {
+                role: role_of(),
+                span: sp,
+            },
+            Rule::half_closes_rule => StateItem::HalfCloses {
+                role: role_of(),
+                target: find(Rule::target).map(|t| self.target(t)),
+                span: sp,
+            },
+            Rule::ignore_rule => StateItem::Ignore {
+                role: role_of(),
+                span: sp,
+            },
             Rule::duplex_rule => StateItem::Duplex { span: sp },
-            Rule::timeout_decl => {
-                StateItem::Timeout { value: self.duration(find(Rule::duration).expect("grammar: duration")), span: sp }
-            }
+            Rule::timeout_decl => StateItem::Timeout {
+                value: self.duration(find(Rule::duration).expect("grammar: duration")),
+                span: sp,
+            },
             r => unreachable!("grammar: unexpected state item {r:?}"),
         }
     }
@@ -423,7 +515,11 @@ impl Builder<'_> {
                                 Some("?") => Quantifier::Optional,
                                 _ => Quantifier::One,
                             };
-                            ReplyItem { message, quantifier, span: isp }
+                            ReplyItem {
+                                message,
+                                quantifier,
+                                span: isp,
+                            }
                         })
                         .collect();
                     alts.push(ReplySeq { items, span: sp });
@@ -438,8 +534,12 @@ impl Builder<'_> {
         let digits: String = pair.as_str().chars().filter(|c| *c != '_').collect();
         digits.parse().unwrap_or_else(|_| {
             self.diags.push(
-                Diagnostic::new(Code::BadLiteral, span(&pair), format!("number `{}` is too large", pair.as_str()))
-                    .label("does not fit in 64 bits"),
+                Diagnostic::new(
+                    Code::BadLiteral,
+                    span(&pair),
+                    format!("number `{}` is too large", pair.as_str()),
+                )
+                .label("does not fit in 64 bits"),
             );
             0
         })
@@ -467,12 +567,18 @@ impl Builder<'_> {
 
     fn duration(&mut self, pair: Pair<'_, Rule>) -> Duration {
         let s = pair.as_str();
-        let digits_end = s.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(s.len());
+        let digits_end = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '_'))
+            .unwrap_or(s.len());
         let digits: String = s[..digits_end].chars().filter(|c| *c != '_').collect();
         let Ok(n) = digits.parse::<u64>() else {
             self.diags.push(
-                Diagnostic::new(Code::BadLiteral, span(&pair), format!("duration `{s}` is too large"))
-                    .label("does not fit in 64 bits"),
+                Diagnostic::new(
+                    Code::BadLiteral,
+                    span(&pair),
+                    format!("duration `{s}` is too large"),
+                )
+                .label("does not fit in 64 bits"),
             );
             return Duration::ZERO;
         };
@@ -509,16 +615,24 @@ impl Builder<'_> {
                     match u8::from_str_radix(&hex, 16) {
                         Ok(b) if hex.len() == 2 => out.push(b),
                         _ => self.diags.push(
-                            Diagnostic::new(Code::BadLiteral, Span::new(at, at + 2 + hex.len()), "invalid `\\x` escape")
-                                .label("expected two hex digits")
-                                .help("write a byte as `\\x0d`"),
+                            Diagnostic::new(
+                                Code::BadLiteral,
+                                Span::new(at, at + 2 + hex.len()),
+                                "invalid `\\x` escape",
+                            )
+                            .label("expected two hex digits")
+                            .help("write a byte as `\\x0d`"),
                         ),
                     }
                 }
                 Some((j, other)) => self.diags.push(
-                    Diagnostic::new(Code::BadLiteral, Span::new(at, base + 1 + j + other.len_utf8()), format!("unknown escape `\\{}`", other.escape_debug()))
-                        .label("not an escape")
-                        .help("the escapes are `\\r`, `\\n`, `\\t`, `\\0`, `\\\\`, `\\\"` and `\\xHH`"),
+                    Diagnostic::new(
+                        Code::BadLiteral,
+                        Span::new(at, base + 1 + j + other.len_utf8()),
+                        format!("unknown escape `\\{}`", other.escape_debug()),
+                    )
+                    .label("not an escape")
+                    .help("the escapes are `\\r`, `\\n`, `\\t`, `\\0`, `\\\\`, `\\\"` and `\\xHH`"),
                 ),
                 None => {}
             }

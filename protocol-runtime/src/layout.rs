@@ -100,7 +100,12 @@ pub enum FieldType {
     /// Whether an optional literal part was present (`noreply: (" noreply")?`).
     Flag,
     /// Items of one scalar type with a separator between them.
-    List { item: Box<FieldType>, separator: Vec<u8>, min: usize, max: usize },
+    List {
+        item: Box<FieldType>,
+        separator: Vec<u8>,
+        min: usize,
+        max: usize,
+    },
 }
 
 /// Width and signedness of a decimal integer field.
@@ -258,7 +263,10 @@ pub enum ItemKind {
     Field(FieldId),
     /// A part that may be absent; present when its first bytes match.
     /// `flag` names a [`FieldType::Flag`] field recording presence.
-    Optional { flag: Option<FieldId>, pattern: Pattern },
+    Optional {
+        flag: Option<FieldId>,
+        pattern: Pattern,
+    },
     /// One of several field-less parts, longest match first.
     Alternatives(Vec<Pattern>),
 }

@@ -12,7 +12,11 @@ use crate::ir;
 const BUDGET: usize = 20_000;
 
 pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
-    let langs: Vec<_> = p.messages.iter().map(|m| first_segment(&m.layout)).collect();
+    let langs: Vec<_> = p
+        .messages
+        .iter()
+        .map(|m| first_segment(&m.layout))
+        .collect();
     let mut reported: Vec<(usize, usize)> = Vec::new();
     for set in receive_sets(p) {
         for (i, &(a, a_span)) in set.messages.iter().enumerate() {
@@ -21,15 +25,27 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
                 if a == b || reported.contains(&key) {
                     continue;
                 }
-                let (Some(la), Some(lb)) = (&langs[a], &langs[b]) else { continue };
-                let Some((kind, witness)) = overlap(la, lb, BUDGET) else { continue };
+                if !comparable(&p.messages[a], &p.messages[b]) {
+                    continue; // different framings: the mixed-framing check reports them
+                }
+                let (Some(la), Some(lb)) = (&langs[a], &langs[b]) else {
+                    continue;
+                };
+                let Some((kind, witness)) = overlap(la, lb, BUDGET) else {
+                    continue;
+                };
                 reported.push(key);
                 let (ma, mb) = (&p.messages[a].name, &p.messages[b].name);
                 let shown = format!("\"{}\"", witness.escape_ascii());
-                let message = format!("messages `{ma}` and `{mb}` cannot be told apart {}", set.context);
+                let message = format!(
+                    "messages `{ma}` and `{mb}` cannot be told apart {}",
+                    set.context
+                );
                 let label = match kind {
                     Overlap::Same => format!("{shown} is both a `{ma}` and a `{mb}`"),
-                    Overlap::Prefix => format!("after {shown} one message may be complete and the other not"),
+                    Overlap::Prefix => {
+                        format!("after {shown} one message may be complete and the other not")
+                    }
                 };
                 diags.push(
                     Diagnostic::new(Code::Indistinguishable, b_span, message)
@@ -41,5 +57,25 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
                 );
             }
         }
+    }
+}
+
+/// Whether two messages' first segments are read the same way, so that their
+/// bytes can be compared: the same framing, or exact bytes against a line
+/// (a fixed literal that is also the start of a line).
+fn comparable(a: &ir::Message, b: &ir::Message) -> bool {
+    use protocol_runtime::layout::Framing::*;
+    let (Some(fa), Some(fb)) = (a.layout.segments.first(), b.layout.segments.first()) else {
+        return false;
+    };
+    match (&fa.framing, &fb.framing) {
+        (Line { delimiter: x, .. }, Line { delimiter: y, .. }) => x == y,
+        (Length { prefix: x, .. }, Length { prefix: y, .. }) => x == y,
+        (Exact(_), Exact(_) | Line { .. }) | (Line { .. }, Exact(_)) => true,
+        (
+            Raw { .. } | UntilClose { .. } | Available { .. },
+            Raw { .. } | UntilClose { .. } | Available { .. },
+        ) => true,
+        _ => false,
     }
 }

@@ -126,7 +126,9 @@ pub fn first_segment(layout: &MessageLayout) -> Option<Nfa> {
     nfa.start = start;
     let end = match &seg.framing {
         Framing::Exact(bytes) => nfa.literal(start, bytes),
-        Framing::Line { delimiter, pattern, .. } => {
+        Framing::Line {
+            delimiter, pattern, ..
+        } => {
             let mut content = ByteSet::all();
             for &b in delimiter {
                 content.remove(b);
@@ -134,7 +136,9 @@ pub fn first_segment(layout: &MessageLayout) -> Option<Nfa> {
             let at = pattern_nfa(&mut nfa, start, pattern, layout, content);
             nfa.literal(at, delimiter)
         }
-        Framing::Length { pattern, .. } => pattern_nfa(&mut nfa, start, pattern, layout, ByteSet::all()),
+        Framing::Length { pattern, .. } => {
+            pattern_nfa(&mut nfa, start, pattern, layout, ByteSet::all())
+        }
         Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => {
             nfa.zero_or_more(start, ByteSet::all())
         }
@@ -143,7 +147,13 @@ pub fn first_segment(layout: &MessageLayout) -> Option<Nfa> {
     Some(nfa)
 }
 
-fn pattern_nfa(nfa: &mut Nfa, from: usize, pattern: &Pattern, layout: &MessageLayout, content: ByteSet) -> usize {
+fn pattern_nfa(
+    nfa: &mut Nfa,
+    from: usize,
+    pattern: &Pattern,
+    layout: &MessageLayout,
+    content: ByteSet,
+) -> usize {
     let mut at = from;
     for item in &pattern.items {
         at = match &item.kind {
@@ -199,7 +209,9 @@ fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize
             end
         }
         FieldType::Flag => at,
-        FieldType::List { item, separator, .. } => {
+        FieldType::List {
+            item, separator, ..
+        } => {
             let first = type_nfa(nfa, at, item, content);
             let sep = nfa.literal(first, separator);
             let again = type_nfa(nfa, sep, item, content);

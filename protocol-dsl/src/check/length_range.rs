@@ -10,14 +10,25 @@ use crate::lower::UNBOUNDED;
 pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
     for m in &p.messages {
         for seg in &m.layout.segments {
-            let Framing::Raw { len: RawLen::Field(id), max, .. } = &seg.framing else { continue };
+            let Framing::Raw {
+                len: RawLen::Field(id),
+                max,
+                ..
+            } = &seg.framing
+            else {
+                continue;
+            };
             if *id == FieldId::MAX {
                 continue;
             }
             let f = &m.layout.fields[*id as usize];
             let FieldType::Int(kind) = f.ty else { continue };
             let problem = if kind.signed {
-                Some(format!("`{}` is a signed `{}`: a length cannot be negative", f.name, kind.name()))
+                Some(format!(
+                    "`{}` is a signed `{}`: a length cannot be negative",
+                    f.name,
+                    kind.name()
+                ))
             } else if *max != UNBOUNDED && kind.max_value() < *max as u128 {
                 Some(format!(
                     "`{}` is a `{}` (at most {}) but the `raw` part allows up to {} bytes",

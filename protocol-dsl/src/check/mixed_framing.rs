@@ -29,12 +29,16 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
     for set in receive_sets(p) {
         let mut first: Option<(Class<'_>, usize, ir::Span)> = None;
         for &(m, rule_span) in &set.messages {
-            let Some(seg) = p.messages[m].layout.segments.first() else { continue };
+            let Some(seg) = p.messages[m].layout.segments.first() else {
+                continue;
+            };
             let class = match &seg.framing {
                 Framing::Line { delimiter, .. } => Class::Line(delimiter),
                 Framing::Length { prefix, .. } => Class::Length(*prefix),
                 Framing::Exact(_) => Class::Exact,
-                Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => Class::Raw,
+                Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => {
+                    Class::Raw
+                }
             };
             match &first {
                 None => first = Some((class, m, rule_span)),

@@ -1,8 +1,8 @@
 //! Stage 3: static checks on the lowered IR, one file per check. Each check
 //! reports every problem it finds; none stops the others.
 
-mod bounds;
 mod both_send;
+mod bounds;
 mod indistinguishable;
 pub mod lang;
 mod length_range;
@@ -74,13 +74,17 @@ pub(crate) fn receive_sets(p: &ir::Protocol) -> Vec<ReceiveSet> {
             }
         }
         let otherwise: Vec<(MessageId, Span)> = match &state.otherwise {
-            Some(ir::Reply::Sequences(seqs)) => {
-                seqs.iter().flat_map(|s| s.items.first()).map(|i| (i.message, i.span)).collect()
-            }
+            Some(ir::Reply::Sequences(seqs)) => seqs
+                .iter()
+                .flat_map(|s| s.items.first())
+                .map(|i| (i.message, i.span))
+                .collect(),
             _ => Vec::new(),
         };
         for rule in &state.rules {
-            let RuleKind::Exchange { request, reply, .. } = &rule.kind else { continue };
+            let RuleKind::Exchange { request, reply, .. } = &rule.kind else {
+                continue;
+            };
             let seqs: &[ReplySeq] = match reply {
                 ir::Reply::Sequences(s) => s,
                 _ => &[],
@@ -96,7 +100,10 @@ pub(crate) fn receive_sets(p: &ir::Protocol) -> Vec<ReceiveSet> {
                 }
                 if !messages.is_empty() {
                     out.push(ReceiveSet {
-                        context: format!("in a reply to `{}` in state `{}`", p.messages[*request].name, state.name),
+                        context: format!(
+                            "in a reply to `{}` in state `{}`",
+                            p.messages[*request].name, state.name
+                        ),
                         messages,
                     });
                 }
@@ -115,7 +122,9 @@ fn reply_positions(seqs: &[ReplySeq]) -> Vec<Vec<(MessageId, Span)>> {
         while i < set.len() {
             let (alt, idx) = set[i];
             if let Some(item) = seqs[alt].items.get(idx) {
-                if matches!(item.repeat, Repeat::Optional | Repeat::ZeroOrMore) && !set.contains(&(alt, idx + 1)) {
+                if matches!(item.repeat, Repeat::Optional | Repeat::ZeroOrMore)
+                    && !set.contains(&(alt, idx + 1))
+                {
                     set.push((alt, idx + 1));
                 }
             }

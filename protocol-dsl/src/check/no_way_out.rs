@@ -28,7 +28,14 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
                 continue;
             }
             let leads_out = p.states[s].rules.iter().any(|r| match &r.kind {
-                RuleKind::Send { target: Target::State(t), .. } | RuleKind::HalfClose { target: Target::State(t), .. } => ends[*t],
+                RuleKind::Send {
+                    target: Target::State(t),
+                    ..
+                }
+                | RuleKind::HalfClose {
+                    target: Target::State(t),
+                    ..
+                } => ends[*t],
                 _ => false,
             });
             if leads_out {
@@ -38,8 +45,12 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
         }
     }
     for (s, state) in p.states.iter().enumerate() {
-        if !ends[s] {
-            let d = Diagnostic::new(Code::NoWayOut, state.span, format!("state `{}` has no way out", state.name));
+        if !ends[s] && !p.states.iter().any(|s| s.incomplete) {
+            let d = Diagnostic::new(
+                Code::NoWayOut,
+                state.span,
+                format!("state `{}` has no way out", state.name),
+            );
             let d = if state.rules.is_empty() {
                 d.label("nothing can happen here")
             } else {

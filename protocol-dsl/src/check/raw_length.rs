@@ -9,15 +9,28 @@ use crate::ir;
 pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
     for m in &p.messages {
         for seg in &m.layout.segments {
-            let Framing::Raw { len: RawLen::Field(id), field, .. } = &seg.framing else { continue };
+            let Framing::Raw {
+                len: RawLen::Field(id),
+                field,
+                ..
+            } = &seg.framing
+            else {
+                continue;
+            };
             if *id == FieldId::MAX {
                 continue; // unknown name, reported when lowering
             }
             let len = &m.layout.fields[*id as usize];
             let problem = if !matches!(len.ty, FieldType::Int(_)) {
-                Some(("is not an integer", "declare it as an integer, as in `len: u32`"))
+                Some((
+                    "is not an integer",
+                    "declare it as an integer, as in `len: u32`",
+                ))
             } else if id >= field {
-                Some(("is read after the `raw` part that uses it", "move the length before the `raw` part"))
+                Some((
+                    "is read after the `raw` part that uses it",
+                    "move the length before the `raw` part",
+                ))
             } else if len.optional {
                 Some(("may be absent", "take the length out of the optional part"))
             } else {
@@ -25,10 +38,17 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
             };
             if let Some((why, help)) = problem {
                 diags.push(
-                    Diagnostic::new(Code::RawLength, seg.span, format!("the length of `raw` in message `{}`, field `{}`, {why}", m.name, len.name))
-                        .label("the receiver cannot know how many bytes to read")
-                        .with_secondary(len.span, format!("`{}` is declared here", len.name))
-                        .help(help),
+                    Diagnostic::new(
+                        Code::RawLength,
+                        seg.span,
+                        format!(
+                            "the length of `raw` in message `{}`, field `{}`, {why}",
+                            m.name, len.name
+                        ),
+                    )
+                    .label("the receiver cannot know how many bytes to read")
+                    .with_secondary(len.span, format!("`{}` is declared here", len.name))
+                    .help(help),
                 );
             }
         }

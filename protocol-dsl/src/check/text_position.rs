@@ -20,15 +20,26 @@ fn literal_only(items: &[Item]) -> bool {
     items.iter().all(|i| matches!(i.kind, ItemKind::Literal(_)))
 }
 
-fn walk(message: &str, layout: &MessageLayout, pattern: &Pattern, tail_ok: bool, diags: &mut Diagnostics) {
+fn walk(
+    message: &str,
+    layout: &MessageLayout,
+    pattern: &Pattern,
+    tail_ok: bool,
+    diags: &mut Diagnostics,
+) {
     for (i, item) in pattern.items.iter().enumerate() {
         let rest = &pattern.items[i + 1..];
         let ok = tail_ok && literal_only(rest);
         match &item.kind {
             ItemKind::Field(id) => {
-                let Some(f) = layout.fields.get(*id as usize) else { continue };
+                let Some(f) = layout.fields.get(*id as usize) else {
+                    continue;
+                };
                 if matches!(f.ty, FieldType::Text | FieldType::Bytes) && !ok {
-                    let after = rest.iter().find(|r| !matches!(r.kind, ItemKind::Literal(_))).map(|r| r.span);
+                    let after = rest
+                        .iter()
+                        .find(|r| !matches!(r.kind, ItemKind::Literal(_)))
+                        .map(|r| r.span);
                     let mut d = Diagnostic::new(
                         Code::TextPosition,
                         item.span,

@@ -5,7 +5,8 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::ir::{self, RuleKind, Target};
 
 pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
-    if p.states.is_empty() {
+    // A dropped transition would make states look unreachable.
+    if p.states.is_empty() || p.states.iter().any(|s| s.incomplete) {
         return;
     }
     let mut reached = vec![false; p.states.len()];
@@ -28,10 +29,17 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
     for (id, state) in p.states.iter().enumerate() {
         if !reached[id] {
             diags.push(
-                Diagnostic::new(Code::UnreachableState, state.span, format!("state `{}` is unreachable", state.name))
-                    .label("no transition leads here")
-                    .with_secondary(p.states[p.initial].span, "the conversation starts here")
-                    .help(format!("add a transition `-> {}` to a reachable state, or remove the state", state.name)),
+                Diagnostic::new(
+                    Code::UnreachableState,
+                    state.span,
+                    format!("state `{}` is unreachable", state.name),
+                )
+                .label("no transition leads here")
+                .with_secondary(p.states[p.initial].span, "the conversation starts here")
+                .help(format!(
+                    "add a transition `-> {}` to a reachable state, or remove the state",
+                    state.name
+                )),
             );
         }
     }

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use protocol_runtime::layout::{
-    FieldDef, FieldId, FieldType, Framing, IntKind, Item, ItemKind, MessageLayout, Oversize, Pattern, RawLen, Segment,
+    FieldDef, FieldId, FieldType, Framing, IntKind, Item, ItemKind, MessageLayout, Oversize,
+    Pattern, RawLen, Segment,
 };
 
 use super::{frame_template, Args, Defaults, FrameTemplate, UNBOUNDED};
@@ -11,24 +12,45 @@ use crate::ast::{self, Call, Element, FieldTy, Group, Ident, Span, Value};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::ir;
 
-pub(super) fn lower_all(protocol: &ast::Protocol, defaults: &Defaults, diags: &mut Diagnostics) -> Vec<ir::Message> {
+pub(super) fn lower_all(
+    protocol: &ast::Protocol,
+    defaults: &Defaults,
+    diags: &mut Diagnostics,
+) -> Vec<ir::Message> {
     let mut seen: HashMap<&str, Span> = HashMap::new();
     let mut out = Vec::new();
     for decl in &protocol.decls {
-        let ast::Decl::Message(m) = decl else { continue };
+        let ast::Decl::Message(m) = decl else {
+            continue;
+        };
         if let Some(first) = seen.get(m.name.name.as_str()) {
             diags.push(
-                Diagnostic::new(Code::DuplicateName, m.name.span, format!("message `{}` is declared twice", m.name.name))
-                    .label("second declaration")
-                    .with_secondary(*first, "first declared here")
-                    .help("rename one of the messages"),
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    m.name.span,
+                    format!("message `{}` is declared twice", m.name.name),
+                )
+                .label("second declaration")
+                .with_secondary(*first, "first declared here")
+                .help("rename one of the messages"),
             );
         } else {
             seen.insert(&m.name.name, m.name.span);
         }
-        let layout = MessageLowerer { defaults, diags, fields: Vec::new(), names: HashMap::new(), raw_refs: Vec::new() }
-            .lower(m);
-        out.push(ir::Message { name: m.name.name.clone(), span: m.name.span, role: m.role, layout });
+        let layout = MessageLowerer {
+            defaults,
+            diags,
+            fields: Vec::new(),
+            names: HashMap::new(),
+            raw_refs: Vec::new(),
+        }
+        .lower(m);
+        out.push(ir::Message {
+            name: m.name.name.clone(),
+            span: m.name.span,
+            role: m.role,
+            layout,
+        });
     }
     out
 }
@@ -59,12 +81,20 @@ impl MessageLowerer<'_, '_> {
                     .filter(|f| matches!(f.ty, FieldType::Int(_)))
                     .map(|f| format!("`{}`", f.name))
                     .collect();
-                let mut d = Diagnostic::new(Code::UnknownName, name.span, format!("unknown field `{}` in `raw`", name.name))
-                    .label("no such field in this message");
+                let mut d = Diagnostic::new(
+                    Code::UnknownName,
+                    name.span,
+                    format!("unknown field `{}` in `raw`", name.name),
+                )
+                .label("no such field in this message");
                 d = if ints.is_empty() {
                     d.help("declare an integer field before the `raw` part, as in `len: u32 then raw(len) as data`")
                 } else {
-                    d.help(format!("the integer fields of `{}` are {}", m.name.name, ints.join(", ")))
+                    d.help(format!(
+                        "the integer fields of `{}` are {}",
+                        m.name.name,
+                        ints.join(", ")
+                    ))
                 };
                 self.diags.push(d);
                 continue;
@@ -74,7 +104,10 @@ impl MessageLowerer<'_, '_> {
                 *len = RawLen::Field(id);
             }
         }
-        MessageLayout { segments, fields: self.fields }
+        MessageLayout {
+            segments,
+            fields: self.fields,
+        }
     }
 
     fn segment(&mut self, seg: &ast::Segment, index: usize, message: &Ident) -> Option<Segment> {
@@ -83,16 +116,24 @@ impl MessageLowerer<'_, '_> {
             ast::Segment::Exact { bytes, span } => {
                 if bytes.is_empty() {
                     self.diags.push(
-                        Diagnostic::new(Code::BadConstruct, *span, "`exact` needs at least one byte")
-                            .label("empty literal")
-                            .help("remove the empty `exact` part"),
+                        Diagnostic::new(
+                            Code::BadConstruct,
+                            *span,
+                            "`exact` needs at least one byte",
+                        )
+                        .label("empty literal")
+                        .help("remove the empty `exact` part"),
                     );
                     return None;
                 }
                 Framing::Exact(bytes.clone())
             }
-            ast::Segment::Raw { args, field, span } => self.raw(args, field.as_ref(), *span, index)?,
-            ast::Segment::Framed { framing, pattern, .. } => {
+            ast::Segment::Raw { args, field, span } => {
+                self.raw(args, field.as_ref(), *span, index)?
+            }
+            ast::Segment::Framed {
+                framing, pattern, ..
+            } => {
                 let template = frame_template(framing, self.defaults, self.diags)?;
                 self.framed(template, pattern)
             }
@@ -113,16 +154,26 @@ impl MessageLowerer<'_, '_> {
 
     fn framed(&mut self, template: FrameTemplate, pattern: &[Element]) -> Framing {
         match template {
-            FrameTemplate::Line { delimiter, max } => {
-                Framing::Line { pattern: self.pattern(pattern, false, max), delimiter, max }
-            }
-            FrameTemplate::Length { prefix, max } => {
-                Framing::Length { pattern: self.pattern(pattern, false, max), prefix, max }
-            }
+            FrameTemplate::Line { delimiter, max } => Framing::Line {
+                pattern: self.pattern(pattern, false, max),
+                delimiter,
+                max,
+            },
+            FrameTemplate::Length { prefix, max } => Framing::Length {
+                pattern: self.pattern(pattern, false, max),
+                prefix,
+                max,
+            },
         }
     }
 
-    fn raw(&mut self, args: &[ast::Arg], field: Option<&Ident>, span: Span, index: usize) -> Option<Framing> {
+    fn raw(
+        &mut self,
+        args: &[ast::Arg],
+        field: Option<&Ident>,
+        span: Span,
+        index: usize,
+    ) -> Option<Framing> {
         let mut a = Args::from_args("raw", span, args, &["len", "max", "over"], self.diags);
         let len = a.positional_or("len").cloned();
         let max = a.size("max");
@@ -141,9 +192,13 @@ impl MessageLowerer<'_, '_> {
             Some(("discard", _)) => Oversize::Discard,
             Some((other, sp)) => {
                 self.diags.push(
-                    Diagnostic::new(Code::BadConstruct, sp, format!("unknown oversize policy `{other}`"))
-                        .label("not a policy")
-                        .help("write `over = reject` (the default) or `over = discard`"),
+                    Diagnostic::new(
+                        Code::BadConstruct,
+                        sp,
+                        format!("unknown oversize policy `{other}`"),
+                    )
+                    .label("not a policy")
+                    .help("write `over = reject` (the default) or `over = discard`"),
                 );
                 Oversize::Reject
             }
@@ -153,17 +208,33 @@ impl MessageLowerer<'_, '_> {
         Some(match len {
             Some(Value::Size(n)) => {
                 let n = super::to_usize(n);
-                Framing::Raw { len: RawLen::Fixed(n), max: max.unwrap_or(n), oversize, field: id }
+                Framing::Raw {
+                    len: RawLen::Fixed(n),
+                    max: max.unwrap_or(n),
+                    oversize,
+                    field: id,
+                }
             }
             Some(Value::Call(c)) if c.args.is_empty() && c.name.name == "until_close" => {
-                Framing::UntilClose { max: max.unwrap_or(default_max), field: id }
+                Framing::UntilClose {
+                    max: max.unwrap_or(default_max),
+                    field: id,
+                }
             }
             Some(Value::Call(c)) if c.args.is_empty() && c.name.name == "available" => {
-                Framing::Available { max: max.unwrap_or(default_max), field: id }
+                Framing::Available {
+                    max: max.unwrap_or(default_max),
+                    field: id,
+                }
             }
             Some(Value::Call(c)) if c.args.is_empty() => {
                 self.raw_refs.push((index, c.name.clone()));
-                Framing::Raw { len: RawLen::Field(FieldId::MAX), max: max.unwrap_or(default_max), oversize, field: id }
+                Framing::Raw {
+                    len: RawLen::Field(FieldId::MAX),
+                    max: max.unwrap_or(default_max),
+                    oversize,
+                    field: id,
+                }
             }
             other => {
                 self.diags.push(
@@ -183,14 +254,24 @@ impl MessageLowerer<'_, '_> {
         if let Some(&first) = self.names.get(&name.name) {
             let first_span = self.fields[first as usize].span;
             self.diags.push(
-                Diagnostic::new(Code::DuplicateName, name.span, format!("field `{}` is declared twice in this message", name.name))
-                    .label("second declaration")
-                    .with_secondary(first_span, "first declared here")
-                    .help("rename one of the fields"),
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    name.span,
+                    format!("field `{}` is declared twice in this message", name.name),
+                )
+                .label("second declaration")
+                .with_secondary(first_span, "first declared here")
+                .help("rename one of the fields"),
             );
         }
         let id = FieldId::try_from(self.fields.len()).unwrap_or(FieldId::MAX - 1);
-        self.fields.push(FieldDef { name: name.name.clone(), ty, optional, derived: false, span: name.span });
+        self.fields.push(FieldDef {
+            name: name.name.clone(),
+            ty,
+            optional,
+            derived: false,
+            span: name.span,
+        });
         self.names.entry(name.name.clone()).or_insert(id);
         id
     }
@@ -219,11 +300,19 @@ impl MessageLowerer<'_, '_> {
                 }
                 ItemKind::Literal(bytes.clone())
             }
-            Element::Field { name, ty: FieldTy::Call(call), .. } => {
+            Element::Field {
+                name,
+                ty: FieldTy::Call(call),
+                ..
+            } => {
                 let ty = self.field_type(call, frame_max)?;
                 ItemKind::Field(self.add_field(name, ty, optional))
             }
-            Element::Field { name, ty: FieldTy::Group(group), .. } => self.named_group(name, group, optional, frame_max)?,
+            Element::Field {
+                name,
+                ty: FieldTy::Group(group),
+                ..
+            } => self.named_group(name, group, optional, frame_max)?,
             Element::Group(group) => self.group(group, optional, frame_max)?,
         };
         Some(Item { kind, span })
@@ -261,29 +350,46 @@ impl MessageLowerer<'_, '_> {
                     Some(Value::Call(c)) => self.field_type(&c, frame_max)?,
                     _ => {
                         self.diags.push(
-                            Diagnostic::new(Code::BadConstruct, call.span, "`list` needs an item type")
-                                .label("no item type")
-                                .help("write `list(token(max = 250), sep = \" \", max = 64)`"),
+                            Diagnostic::new(
+                                Code::BadConstruct,
+                                call.span,
+                                "`list` needs an item type",
+                            )
+                            .label("no item type")
+                            .help("write `list(token(max = 250), sep = \" \", max = 64)`"),
                         );
                         return None;
                     }
                 };
                 if !matches!(item, FieldType::Token { .. } | FieldType::Int(_)) {
                     self.diags.push(
-                        Diagnostic::new(Code::BadConstruct, call.span, "a `list` holds tokens or integers")
-                            .label("unsupported item type")
-                            .help("use `token` or an integer type such as `u32` as the item"),
+                        Diagnostic::new(
+                            Code::BadConstruct,
+                            call.span,
+                            "a `list` holds tokens or integers",
+                        )
+                        .label("unsupported item type")
+                        .help("use `token` or an integer type such as `u32` as the item"),
                     );
                     return None;
                 }
                 if separator.is_empty() {
                     self.diags.push(
-                        Diagnostic::new(Code::BadConstruct, call.span, "the separator of `list` is empty")
-                            .label("items could not be told apart")
-                            .help("write `sep = \" \"`"),
+                        Diagnostic::new(
+                            Code::BadConstruct,
+                            call.span,
+                            "the separator of `list` is empty",
+                        )
+                        .label("items could not be told apart")
+                        .help("write `sep = \" \"`"),
                     );
                 }
-                FieldType::List { item: Box::new(item), separator, min, max }
+                FieldType::List {
+                    item: Box::new(item),
+                    separator,
+                    min,
+                    max,
+                }
             }
             other => {
                 self.diags.push(
@@ -297,7 +403,13 @@ impl MessageLowerer<'_, '_> {
     }
 
     /// `cmd: ("get" | "gets")` is a choice; `noreply: (" noreply")?` is a flag.
-    fn named_group(&mut self, name: &Ident, group: &Group, optional: bool, frame_max: usize) -> Option<ItemKind> {
+    fn named_group(
+        &mut self,
+        name: &Ident,
+        group: &Group,
+        optional: bool,
+        frame_max: usize,
+    ) -> Option<ItemKind> {
         let literals: Option<Vec<Vec<u8>>> = group
             .alternatives
             .iter()
@@ -310,14 +422,24 @@ impl MessageLowerer<'_, '_> {
         if group.optional && group.alternatives.len() == 1 && field_free {
             let pattern = self.pattern(&group.alternatives[0], true, frame_max);
             let id = self.add_field(name, FieldType::Flag, false);
-            return Some(ItemKind::Optional { flag: Some(id), pattern });
+            return Some(ItemKind::Optional {
+                flag: Some(id),
+                pattern,
+            });
         }
         match literals {
             Some(options) if options.iter().all(|o| !o.is_empty()) => {
-                let id = self.add_field(name, FieldType::Choice(options), optional || group.optional);
-                let field = Item { kind: ItemKind::Field(id), span: group.span };
+                let id =
+                    self.add_field(name, FieldType::Choice(options), optional || group.optional);
+                let field = Item {
+                    kind: ItemKind::Field(id),
+                    span: group.span,
+                };
                 Some(if group.optional {
-                    ItemKind::Optional { flag: None, pattern: Pattern { items: vec![field] } }
+                    ItemKind::Optional {
+                        flag: None,
+                        pattern: Pattern { items: vec![field] },
+                    }
                 } else {
                     field.kind
                 })
@@ -338,7 +460,10 @@ impl MessageLowerer<'_, '_> {
         if group.alternatives.len() == 1 {
             let pattern = self.pattern(&group.alternatives[0], inner_optional, frame_max);
             return Some(if group.optional {
-                ItemKind::Optional { flag: None, pattern }
+                ItemKind::Optional {
+                    flag: None,
+                    pattern,
+                }
             } else {
                 // A plain `( ... )` only groups: splice it as one alternative.
                 ItemKind::Alternatives(vec![pattern])
@@ -352,10 +477,22 @@ impl MessageLowerer<'_, '_> {
             );
             return None;
         }
-        let alts = group.alternatives.iter().map(|a| self.pattern(a, inner_optional, frame_max)).collect();
+        let alts = group
+            .alternatives
+            .iter()
+            .map(|a| self.pattern(a, inner_optional, frame_max))
+            .collect();
         let kind = ItemKind::Alternatives(alts);
         Some(if group.optional {
-            ItemKind::Optional { flag: None, pattern: Pattern { items: vec![Item { kind, span: group.span }] } }
+            ItemKind::Optional {
+                flag: None,
+                pattern: Pattern {
+                    items: vec![Item {
+                        kind,
+                        span: group.span,
+                    }],
+                },
+            }
         } else {
             kind
         })

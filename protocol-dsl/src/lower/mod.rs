@@ -49,9 +49,13 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
             Decl::Port { value, span } => match u16::try_from(*value) {
                 Ok(p) if p > 0 => port = Some(p),
                 _ => diags.push(
-                    Diagnostic::new(Code::BadLiteral, *span, format!("port `{value}` is out of range"))
-                        .label("not a TCP port")
-                        .help("a port is between 1 and 65535"),
+                    Diagnostic::new(
+                        Code::BadLiteral,
+                        *span,
+                        format!("port `{value}` is out of range"),
+                    )
+                    .label("not a TCP port")
+                    .help("a port is between 1 and 65535"),
                 ),
             },
             Decl::Pipelined { .. } => pipelined = true,
@@ -70,15 +74,22 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
                         "repeat" => &mut defaults.repeat,
                         other => {
                             diags.push(
-                                Diagnostic::new(Code::BadConstruct, limit.name.span, format!("unknown limit `{other}`"))
-                                    .label("not a limit")
-                                    .help("the limits are `line`, `length`, `raw` and `repeat`"),
+                                Diagnostic::new(
+                                    Code::BadConstruct,
+                                    limit.name.span,
+                                    format!("unknown limit `{other}`"),
+                                )
+                                .label("not a limit")
+                                .help("the limits are `line`, `length`, `raw` and `repeat`"),
                             );
                             continue;
                         }
                     };
                     if slot.is_some() {
-                        diags.push(duplicate_decl(&format!("limit `{}`", limit.name.name), limit.span));
+                        diags.push(duplicate_decl(
+                            &format!("limit `{}`", limit.name.name),
+                            limit.span,
+                        ));
                     }
                     *slot = Some(to_usize(limit.value));
                 }
@@ -98,7 +109,15 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
     let messages = message::lower_all(protocol, &defaults, diags);
     let (states, initial) = state::lower_all(protocol, &messages, &defaults, diags);
 
-    ir::Protocol { name: protocol.name.name.clone(), span: protocol.span, port, pipelined, messages, states, initial }
+    ir::Protocol {
+        name: protocol.name.name.clone(),
+        span: protocol.span,
+        port,
+        pipelined,
+        messages,
+        states,
+        initial,
+    }
 }
 
 fn to_usize(v: u64) -> usize {
@@ -106,13 +125,21 @@ fn to_usize(v: u64) -> usize {
 }
 
 fn duplicate_decl(what: &str, span: Span) -> Diagnostic {
-    Diagnostic::new(Code::DuplicateName, span, format!("{what} is declared twice"))
-        .label("second declaration")
-        .help("keep one declaration")
+    Diagnostic::new(
+        Code::DuplicateName,
+        span,
+        format!("{what} is declared twice"),
+    )
+    .label("second declaration")
+    .help("keep one declaration")
 }
 
 /// Lowers `line("\r\n", max = N)` or `length(u16be, max = N)`.
-fn frame_template(call: &Call, defaults: &Defaults, diags: &mut Diagnostics) -> Option<FrameTemplate> {
+fn frame_template(
+    call: &Call,
+    defaults: &Defaults,
+    diags: &mut Diagnostics,
+) -> Option<FrameTemplate> {
     match call.name.name.as_str() {
         "line" => {
             let mut args = Args::new(call, &["delimiter", "max"], diags);
@@ -121,9 +148,16 @@ fn frame_template(call: &Call, defaults: &Defaults, diags: &mut Diagnostics) -> 
                 Some(v) => {
                     let span = args.span_of("delimiter");
                     args.diags.push(
-                        Diagnostic::new(Code::BadConstruct, span, format!("the delimiter of `line` must be a non-empty string, not {}", v.describe()))
-                            .label("not a delimiter")
-                            .help("write `line(\"\\r\\n\")`, `line(\"\\n\")` or any other byte string"),
+                        Diagnostic::new(
+                            Code::BadConstruct,
+                            span,
+                            format!(
+                                "the delimiter of `line` must be a non-empty string, not {}",
+                                v.describe()
+                            ),
+                        )
+                        .label("not a delimiter")
+                        .help("write `line(\"\\r\\n\")`, `line(\"\\n\")` or any other byte string"),
                     );
                     return None;
                 }
@@ -200,9 +234,13 @@ impl<'a, 'd> Args<'a, 'd> {
                     Some(p) => *p,
                     None => {
                         diags.push(
-                            Diagnostic::new(Code::BadConstruct, name.span, format!("`{what}` has no argument `{}`", name.name))
-                                .label("unknown argument")
-                                .help(format!("`{what}` takes {}", list_names(params))),
+                            Diagnostic::new(
+                                Code::BadConstruct,
+                                name.span,
+                                format!("`{what}` has no argument `{}`", name.name),
+                            )
+                            .label("unknown argument")
+                            .help(format!("`{what}` takes {}", list_names(params))),
                         );
                         continue;
                     }
@@ -228,13 +266,23 @@ impl<'a, 'd> Args<'a, 'd> {
             };
             if given.insert(param, arg).is_some() {
                 diags.push(
-                    Diagnostic::new(Code::BadConstruct, arg.span, format!("argument `{param}` of `{what}` is given twice"))
-                        .label("second value")
-                        .help("give each argument once"),
+                    Diagnostic::new(
+                        Code::BadConstruct,
+                        arg.span,
+                        format!("argument `{param}` of `{what}` is given twice"),
+                    )
+                    .label("second value")
+                    .help("give each argument once"),
                 );
             }
         }
-        Args { call_span, what: what.to_string(), params, given, diags }
+        Args {
+            call_span,
+            what: what.to_string(),
+            params,
+            given,
+            diags,
+        }
     }
 
     fn positional_or(&mut self, param: &'static str) -> Option<&'a Value> {
@@ -251,9 +299,17 @@ impl<'a, 'd> Args<'a, 'd> {
             Value::Size(n) => Some(to_usize(*n)),
             other => {
                 self.diags.push(
-                    Diagnostic::new(Code::BadConstruct, arg.span, format!("`{param}` of `{}` must be a number, not {}", self.what, other.describe()))
-                        .label("not a number")
-                        .help(format!("write `{param} = 1 KiB` or another size")),
+                    Diagnostic::new(
+                        Code::BadConstruct,
+                        arg.span,
+                        format!(
+                            "`{param}` of `{}` must be a number, not {}",
+                            self.what,
+                            other.describe()
+                        ),
+                    )
+                    .label("not a number")
+                    .help(format!("write `{param} = 1 KiB` or another size")),
                 );
                 None
             }
@@ -266,9 +322,17 @@ impl<'a, 'd> Args<'a, 'd> {
             Value::Str(s) => Some(s.clone()),
             other => {
                 self.diags.push(
-                    Diagnostic::new(Code::BadConstruct, arg.span, format!("`{param}` of `{}` must be a string, not {}", self.what, other.describe()))
-                        .label("not a string")
-                        .help(format!("write `{param} = \" \"`")),
+                    Diagnostic::new(
+                        Code::BadConstruct,
+                        arg.span,
+                        format!(
+                            "`{param}` of `{}` must be a string, not {}",
+                            self.what,
+                            other.describe()
+                        ),
+                    )
+                    .label("not a string")
+                    .help(format!("write `{param} = \" \"`")),
                 );
                 None
             }
@@ -281,8 +345,16 @@ impl<'a, 'd> Args<'a, 'd> {
             Value::Call(c) if c.args.is_empty() => Some((c.name.name.as_str(), c.span)),
             other => {
                 self.diags.push(
-                    Diagnostic::new(Code::BadConstruct, arg.span, format!("`{param}` of `{}` must be a name, not {}", self.what, other.describe()))
-                        .label("not a name"),
+                    Diagnostic::new(
+                        Code::BadConstruct,
+                        arg.span,
+                        format!(
+                            "`{param}` of `{}` must be a name, not {}",
+                            self.what,
+                            other.describe()
+                        ),
+                    )
+                    .label("not a name"),
                 );
                 None
             }
@@ -295,9 +367,13 @@ impl<'a, 'd> Args<'a, 'd> {
         let _ = self.params;
         for (param, arg) in self.given {
             self.diags.push(
-                Diagnostic::new(Code::BadConstruct, arg.span, format!("argument `{param}` has no meaning for `{}` here", self.what))
-                    .label("unused argument")
-                    .help("remove it"),
+                Diagnostic::new(
+                    Code::BadConstruct,
+                    arg.span,
+                    format!("argument `{param}` has no meaning for `{}` here", self.what),
+                )
+                .label("unused argument")
+                .help("remove it"),
             );
         }
     }

@@ -8,7 +8,9 @@ use protocol_runtime::layout::{FieldType, Role};
 use super::Defaults;
 use crate::ast::{self, Ident, StateItem};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::ir::{self, Condition, MessageId, Repeat, ReplyItem, ReplySeq, Rule, RuleKind, StateId, Target};
+use crate::ir::{
+    self, Condition, MessageId, Repeat, ReplyItem, ReplySeq, Rule, RuleKind, StateId, Target,
+};
 
 pub(super) fn lower_all(
     protocol: &ast::Protocol,
@@ -29,42 +31,74 @@ pub(super) fn lower_all(
     for (i, s) in decls.iter().enumerate() {
         if let Some(&first) = state_ids.get(s.name.name.as_str()) {
             diags.push(
-                Diagnostic::new(Code::DuplicateName, s.name.span, format!("state `{}` is declared twice", s.name.name))
-                    .label("second declaration")
-                    .with_secondary(decls[first].name.span, "first declared here")
-                    .help("rename one of the states"),
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    s.name.span,
+                    format!("state `{}` is declared twice", s.name.name),
+                )
+                .label("second declaration")
+                .with_secondary(decls[first].name.span, "first declared here")
+                .help("rename one of the states"),
             );
         } else {
             state_ids.insert(&s.name.name, i);
         }
     }
-    let message_ids: HashMap<&str, MessageId> =
-        messages.iter().enumerate().rev().map(|(i, m)| (m.name.as_str(), i)).collect();
+    let message_ids: HashMap<&str, MessageId> = messages
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, m)| (m.name.as_str(), i))
+        .collect();
 
     let initial = initial_state(protocol, &decls, diags);
-    let r = Resolver { messages, message_ids, state_ids, state_decls: &decls };
+    let r = Resolver {
+        messages,
+        message_ids,
+        state_ids,
+        state_decls: &decls,
+    };
     let states = decls.iter().map(|s| r.state(s, defaults, diags)).collect();
     (states, initial)
 }
 
 /// Why: a conversation must start somewhere, and exactly one place.
-fn initial_state(protocol: &ast::Protocol, decls: &[&ast::StateDecl], diags: &mut Diagnostics) -> StateId {
+fn initial_state(
+    protocol: &ast::Protocol,
+    decls: &[&ast::StateDecl],
+    diags: &mut Diagnostics,
+) -> StateId {
     if decls.is_empty() {
         diags.push(
-            Diagnostic::new(Code::InitialState, protocol.name.span, format!("protocol `{}` has no states", protocol.name.name))
-                .label("no conversation")
-                .help("declare at least one state, as in `state Start { server sends Banner -> close; }`"),
+            Diagnostic::new(
+                Code::InitialState,
+                protocol.name.span,
+                format!("protocol `{}` has no states", protocol.name.name),
+            )
+            .label("no conversation")
+            .help(
+                "declare at least one state, as in `state Start { server sends Banner -> close; }`",
+            ),
         );
         return 0;
     }
-    let marked: Vec<usize> = decls.iter().enumerate().filter(|(_, s)| s.initial).map(|(i, _)| i).collect();
+    let marked: Vec<usize> = decls
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.initial)
+        .map(|(i, _)| i)
+        .collect();
     if let [first, rest @ ..] = marked.as_slice() {
         for &other in rest {
             diags.push(
-                Diagnostic::new(Code::InitialState, decls[other].name.span, format!("state `{}` is marked `initial` too", decls[other].name.name))
-                    .label("second initial state")
-                    .with_secondary(decls[*first].name.span, "first initial state")
-                    .help("mark only one state `initial`"),
+                Diagnostic::new(
+                    Code::InitialState,
+                    decls[other].name.span,
+                    format!("state `{}` is marked `initial` too", decls[other].name.name),
+                )
+                .label("second initial state")
+                .with_secondary(decls[*first].name.span, "first initial state")
+                .help("mark only one state `initial`"),
             );
         }
         *first
@@ -83,7 +117,11 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     fn state(&self, s: &ast::StateDecl, defaults: &Defaults, diags: &mut Diagnostics) -> ir::State {
-        let self_id = self.state_ids.get(s.name.name.as_str()).copied().unwrap_or(0);
+        let self_id = self
+            .state_ids
+            .get(s.name.name.as_str())
+            .copied()
+            .unwrap_or(0);
         let mut state = ir::State {
             name: s.name.name.clone(),
             span: s.name.span,
@@ -92,21 +130,64 @@ impl Resolver<'_> {
             otherwise: None,
             ignore: None,
             duplex: false,
+            incomplete: false,
         };
         let mut timeout_seen = false;
         for item in &s.items {
             match item {
-                StateItem::Sends { role, message, condition, target, span } => {
-                    let Some(id) = self.message(message, *role, diags) else { continue };
-                    let condition = condition.as_ref().and_then(|c| self.condition(id, c, diags));
-                    let Some(target) = self.target(target, diags) else { continue };
-                    state.rules.push(Rule { kind: RuleKind::Send { role: *role, message: id, condition, target }, span: *span });
+                StateItem::Sends {
+                    role,
+                    message,
+                    condition,
+                    target,
+                    span,
+                } => {
+                    let Some(id) = self.message(message, *role, diags) else {
+                        state.incomplete = true;
+                        continue;
+                    };
+                    let condition = condition
+                        .as_ref()
+                        .and_then(|c| self.condition(id, c, diags));
+                    let Some(target) = self.target(target, diags) else {
+                        state.incomplete = true;
+                        continue;
+                    };
+                    state.rules.push(Rule {
+                        kind: RuleKind::Send {
+                            role: *role,
+                            message: id,
+                            condition,
+                            target,
+                        },
+                        span: *span,
+                    });
                 }
-                StateItem::Exchange { request, condition, reply, span } => {
-                    let Some(id) = self.message(request, Role::Client, diags) else { continue };
-                    let condition = condition.as_ref().and_then(|c| self.condition(id, c, diags));
-                    let Some(reply) = self.reply(reply, diags) else { continue };
-                    state.rules.push(Rule { kind: RuleKind::Exchange { request: id, condition, reply }, span: *span });
+                StateItem::Exchange {
+                    request,
+                    condition,
+                    reply,
+                    span,
+                } => {
+                    let Some(id) = self.message(request, Role::Client, diags) else {
+                        state.incomplete = true;
+                        continue;
+                    };
+                    let condition = condition
+                        .as_ref()
+                        .and_then(|c| self.condition(id, c, diags));
+                    let Some(reply) = self.reply(reply, diags) else {
+                        state.incomplete = true;
+                        continue;
+                    };
+                    state.rules.push(Rule {
+                        kind: RuleKind::Exchange {
+                            request: id,
+                            condition,
+                            reply,
+                        },
+                        span: *span,
+                    });
                 }
                 StateItem::Otherwise { reply, span } => {
                     if state.otherwise.is_some() {
@@ -119,24 +200,40 @@ impl Resolver<'_> {
                     state.otherwise = self.reply(reply, diags);
                 }
                 StateItem::Closes { role, span } => {
-                    state.rules.push(Rule { kind: RuleKind::Close { role: *role }, span: *span });
+                    state.rules.push(Rule {
+                        kind: RuleKind::Close { role: *role },
+                        span: *span,
+                    });
                 }
                 StateItem::HalfCloses { role, target, span } => {
                     let target = match target {
                         Some(t) => match self.target(t, diags) {
                             Some(t) => t,
-                            None => continue,
+                            None => {
+                                state.incomplete = true;
+                                continue;
+                            }
                         },
                         None => Target::State(self_id),
                     };
-                    state.rules.push(Rule { kind: RuleKind::HalfClose { role: *role, target }, span: *span });
+                    state.rules.push(Rule {
+                        kind: RuleKind::HalfClose {
+                            role: *role,
+                            target,
+                        },
+                        span: *span,
+                    });
                 }
                 StateItem::Ignore { role, span } => {
                     if state.ignore.is_some() {
                         diags.push(
-                            Diagnostic::new(Code::BadConstruct, *span, "input is ignored twice in this state")
-                                .label("second `ignore`")
-                                .help("keep one `ignore` rule"),
+                            Diagnostic::new(
+                                Code::BadConstruct,
+                                *span,
+                                "input is ignored twice in this state",
+                            )
+                            .label("second `ignore`")
+                            .help("keep one `ignore` rule"),
                         );
                     }
                     state.ignore = Some(*role);
@@ -145,9 +242,13 @@ impl Resolver<'_> {
                 StateItem::Timeout { value, span } => {
                     if timeout_seen {
                         diags.push(
-                            Diagnostic::new(Code::BadConstruct, *span, format!("state `{}` has two timeouts", s.name.name))
-                                .label("second `timeout`")
-                                .help("keep one `timeout`"),
+                            Diagnostic::new(
+                                Code::BadConstruct,
+                                *span,
+                                format!("state `{}` has two timeouts", s.name.name),
+                            )
+                            .label("second `timeout`")
+                            .help("keep one `timeout`"),
                         );
                     }
                     timeout_seen = true;
@@ -162,12 +263,21 @@ impl Resolver<'_> {
     /// server message as a request would make both sides disagree on framing.
     fn message(&self, name: &Ident, role: Role, diags: &mut Diagnostics) -> Option<MessageId> {
         let Some(&id) = self.message_ids.get(name.name.as_str()) else {
-            let mut d = Diagnostic::new(Code::UnknownName, name.span, format!("unknown message `{}`", name.name))
-                .label("not declared");
-            if let Some(similar) = closest(&name.name, self.messages.iter().map(|m| m.name.as_str())) {
+            let mut d = Diagnostic::new(
+                Code::UnknownName,
+                name.span,
+                format!("unknown message `{}`", name.name),
+            )
+            .label("not declared");
+            if let Some(similar) =
+                closest(&name.name, self.messages.iter().map(|m| m.name.as_str()))
+            {
                 d = d.help(format!("a message with a similar name exists: `{similar}`"));
             } else {
-                d = d.help(format!("declare it: `{} message {} = ...;`", role, name.name));
+                d = d.help(format!(
+                    "declare it: `{} message {} = ...;`",
+                    role, name.name
+                ));
             }
             diags.push(d);
             return None;
@@ -175,17 +285,32 @@ impl Resolver<'_> {
         let m = &self.messages[id];
         if m.role != role {
             diags.push(
-                Diagnostic::new(Code::WrongRole, name.span, format!("message `{}` is sent by the {}, not the {}", name.name, m.role, role))
-                    .label(format!("used as a {role} message"))
-                    .with_secondary(m.span, format!("declared as a {} message here", m.role))
-                    .help(format!("declare a {role} message, or let the {} send `{}`", m.role, name.name)),
+                Diagnostic::new(
+                    Code::WrongRole,
+                    name.span,
+                    format!(
+                        "message `{}` is sent by the {}, not the {}",
+                        name.name, m.role, role
+                    ),
+                )
+                .label(format!("used as a {role} message"))
+                .with_secondary(m.span, format!("declared as a {} message here", m.role))
+                .help(format!(
+                    "declare a {role} message, or let the {} send `{}`",
+                    m.role, name.name
+                )),
             );
             return None;
         }
         Some(id)
     }
 
-    fn condition(&self, message: MessageId, name: &Ident, diags: &mut Diagnostics) -> Option<Condition> {
+    fn condition(
+        &self,
+        message: MessageId,
+        name: &Ident,
+        diags: &mut Diagnostics,
+    ) -> Option<Condition> {
         let layout = &self.messages[message].layout;
         let Some(index) = layout.fields.iter().position(|f| f.name == name.name) else {
             diags.push(
@@ -198,13 +323,24 @@ impl Resolver<'_> {
         let field = &layout.fields[index];
         if !(field.optional || field.ty == FieldType::Flag) {
             diags.push(
-                Diagnostic::new(Code::BadConstruct, name.span, format!("field `{}` is always present, so `where {}` always holds", name.name, name.name))
-                    .label("not optional")
-                    .help("a condition names a flag (`noreply: (\" noreply\")?`) or an optional field"),
+                Diagnostic::new(
+                    Code::BadConstruct,
+                    name.span,
+                    format!(
+                        "field `{}` is always present, so `where {}` always holds",
+                        name.name, name.name
+                    ),
+                )
+                .label("not optional")
+                .help("a condition names a flag (`noreply: (\" noreply\")?`) or an optional field"),
             );
             return None;
         }
-        Some(Condition { field: u16::try_from(index).unwrap_or(u16::MAX), name: name.name.clone(), span: name.span })
+        Some(Condition {
+            field: u16::try_from(index).unwrap_or(u16::MAX),
+            name: name.name.clone(),
+            span: name.span,
+        })
     }
 
     fn target(&self, target: &ast::Target, diags: &mut Diagnostics) -> Option<Target> {
@@ -214,10 +350,19 @@ impl Resolver<'_> {
             ast::Target::State(name) => match self.state_ids.get(name.name.as_str()) {
                 Some(&id) => Some(Target::State(id)),
                 None => {
-                    let mut d = Diagnostic::new(Code::UnknownName, name.span, format!("unknown state `{}`", name.name))
-                        .label("not declared");
-                    d = match closest(&name.name, self.state_decls.iter().map(|s| s.name.name.as_str())) {
-                        Some(similar) => d.help(format!("a state with a similar name exists: `{similar}`")),
+                    let mut d = Diagnostic::new(
+                        Code::UnknownName,
+                        name.span,
+                        format!("unknown state `{}`", name.name),
+                    )
+                    .label("not declared");
+                    d = match closest(
+                        &name.name,
+                        self.state_decls.iter().map(|s| s.name.name.as_str()),
+                    ) {
+                        Some(similar) => {
+                            d.help(format!("a state with a similar name exists: `{similar}`"))
+                        }
                         None => d.help(format!("declare it: `state {} {{ ... }}`", name.name)),
                     };
                     diags.push(d);
@@ -238,11 +383,18 @@ impl Resolver<'_> {
                     let mut items = Vec::new();
                     for item in &seq.items {
                         match self.message(&item.message, Role::Server, diags) {
-                            Some(message) => items.push(ReplyItem { message, repeat: repeat(item.quantifier), span: item.span }),
+                            Some(message) => items.push(ReplyItem {
+                                message,
+                                repeat: repeat(item.quantifier),
+                                span: item.span,
+                            }),
                             None => ok = false,
                         }
                     }
-                    out.push(ReplySeq { items, span: seq.span });
+                    out.push(ReplySeq {
+                        items,
+                        span: seq.span,
+                    });
                 }
                 ok.then_some(ir::Reply::Sequences(out))
             }
@@ -275,10 +427,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
     prev[b.len()]
 }
-

@@ -1,0 +1,273 @@
+//! A readable text form of the IR, for `conformance check --ir` and snapshot
+//! tests. Each node is followed by the `line:col` it came from.
+
+use std::fmt::Write;
+
+use protocol_runtime::layout::{
+    FieldType, Framing, ItemKind, MessageLayout, Oversize, Pattern, RawLen,
+};
+
+use crate::diagnostic::Source;
+use crate::ir::{self, Repeat, Reply, RuleKind, Span, Target};
+
+pub fn dump(p: &ir::Protocol, source: &Source) -> String {
+    let at = |span: Span| {
+        let (l, c) = source.line_col(span.start as usize);
+        format!("@{l}:{c}")
+    };
+    let mut out = String::new();
+    let mut header = format!("protocol {}", p.name);
+    if let Some(port) = p.port {
+        let _ = write!(header, " port {port}");
+    }
+    if p.pipelined {
+        header.push_str(" pipelined");
+    }
+    let _ = writeln!(out, "{header} {}", at(p.span));
+    for m in &p.messages {
+        let _ = writeln!(out, "\n{} message {} {}", m.role, m.name, at(m.span));
+        for f in &m.layout.fields {
+            let mut flags = String::new();
+            if f.optional {
+                flags.push_str(" optional");
+            }
+            if f.derived {
+                flags.push_str(" derived");
+            }
+            let _ = writeln!(
+                out,
+                "  field {}: {}{flags} {}",
+                f.name,
+                ty(&f.ty),
+                at(f.span)
+            );
+        }
+        for seg in &m.layout.segments {
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                framing(&seg.framing, &m.layout),
+                at(seg.span)
+            );
+        }
+    }
+    for (id, s) in p.states.iter().enumerate() {
+        let initial = if id == p.initial { "initial " } else { "" };
+        let _ = writeln!(
+            out,
+            "\n{initial}state {} timeout {:?} {}",
+            s.name,
+            s.timeout,
+            at(s.span)
+        );
+        if s.duplex {
+            let _ = writeln!(out, "  duplex");
+        }
+        if let Some(role) = s.ignore {
+            let _ = writeln!(out, "  ignore {role}");
+        }
+        for r in &s.rules {
+            let line = match &r.kind {
+                RuleKind::Send {
+                    role,
+                    message,
+                    condition,
+                    target,
+                } => format!(
+                    "{role} sends {}{} -> {}",
+                    p.messages[*message].name,
+                    condition
+                        .as_ref()
+                        .map(|c| format!(" where {}", c.name))
+                        .unwrap_or_default(),
+                    target_name(p, target)
+                ),
+                RuleKind::Exchange {
+                    request,
+                    condition,
+                    reply,
+                } => format!(
+                    "exchange {}{} -> {}",
+                    p.messages[*request].name,
+                    condition
+                        .as_ref()
+                        .map(|c| format!(" where {}", c.name))
+                        .unwrap_or_default(),
+                    reply_text(p, reply)
+                ),
+                RuleKind::Close { role } => format!("{role} closes"),
+                RuleKind::HalfClose { role, target } => {
+                    format!("{role} half-closes -> {}", target_name(p, target))
+                }
+            };
+            let _ = writeln!(out, "  {line} {}", at(r.span));
+        }
+        if let Some(reply) = &s.otherwise {
+            let _ = writeln!(out, "  otherwise -> {}", reply_text(p, reply));
+        }
+    }
+    out
+}
+
+fn target_name(p: &ir::Protocol, t: &Target) -> String {
+    match t {
+        Target::State(s) => p.states[*s].name.clone(),
+        Target::Close => "close".into(),
+        Target::HalfClose => "half-close".into(),
+    }
+}
+
+fn reply_text(p: &ir::Protocol, r: &Reply) -> String {
+    match r {
+        Reply::None { .. } => "none".into(),
+        Reply::Close { .. } => "close".into(),
+        Reply::Sequences(seqs) => seqs
+            .iter()
+            .map(|s| {
+                s.items
+                    .iter()
+                    .map(|i| {
+                        let q = match i.repeat {
+                            Repeat::One => "",
+                            Repeat::Optional => "?",
+                            Repeat::ZeroOrMore => "*",
+                            Repeat::OneOrMore => "+",
+                        };
+                        format!("{}{q}", p.messages[i.message].name)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join(" | "),
+    }
+}
+
+fn bytes(b: &[u8]) -> String {
+    format!("\"{}\"", b.escape_ascii())
+}
+
+fn ty(t: &FieldType) -> String {
+    match t {
+        FieldType::Token { max } => format!("token(max {max})"),
+        FieldType::Text => "text".into(),
+        FieldType::Bytes => "bytes".into(),
+        FieldType::Int(k) => k.name(),
+        FieldType::Choice(options) => {
+            format!(
+                "choice({})",
+                options
+                    .iter()
+                    .map(|o| bytes(o))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )
+        }
+        FieldType::Flag => "flag".into(),
+        FieldType::List {
+            item,
+            separator,
+            min,
+            max,
+        } => {
+            format!(
+                "list({}, sep {}, {min}..={max})",
+                ty(item),
+                bytes(separator)
+            )
+        }
+    }
+}
+
+fn framing(f: &Framing, layout: &MessageLayout) -> String {
+    let name = |id: u16| {
+        layout
+            .fields
+            .get(id as usize)
+            .map_or("?".to_string(), |f| f.name.clone())
+    };
+    match f {
+        Framing::Exact(b) => format!("exact {}", bytes(b)),
+        Framing::Line {
+            delimiter,
+            max,
+            pattern,
+        } => {
+            format!(
+                "line({}, max {max}) {{ {} }}",
+                bytes(delimiter),
+                pattern_text(pattern, layout)
+            )
+        }
+        Framing::Length {
+            prefix,
+            max,
+            pattern,
+        } => {
+            format!(
+                "length({}, max {max}) {{ {} }}",
+                prefix.name(),
+                pattern_text(pattern, layout)
+            )
+        }
+        Framing::Raw {
+            len,
+            max,
+            oversize,
+            field,
+        } => {
+            let len = match len {
+                RawLen::Fixed(n) => n.to_string(),
+                RawLen::Field(id) => name(*id),
+            };
+            let over = if *oversize == Oversize::Discard {
+                ", over discard"
+            } else {
+                ""
+            };
+            format!("raw({len}, max {max}{over}) as {}", name(*field))
+        }
+        Framing::UntilClose { max, field } => {
+            format!("raw(until_close, max {max}) as {}", name(*field))
+        }
+        Framing::Available { max, field } => {
+            format!("raw(available, max {max}) as {}", name(*field))
+        }
+    }
+}
+
+fn pattern_text(p: &Pattern, layout: &MessageLayout) -> String {
+    p.items
+        .iter()
+        .map(|i| match &i.kind {
+            ItemKind::Literal(b) => bytes(b),
+            ItemKind::Field(id) => layout
+                .fields
+                .get(*id as usize)
+                .map_or("?".into(), |f| f.name.clone()),
+            ItemKind::Optional { flag, pattern } => {
+                let inner = format!("({})?", pattern_text(pattern, layout));
+                match flag {
+                    Some(id) => format!(
+                        "{}: {inner}",
+                        layout
+                            .fields
+                            .get(*id as usize)
+                            .map_or("?", |f| f.name.as_str())
+                    ),
+                    None => inner,
+                }
+            }
+            ItemKind::Alternatives(alts) => {
+                format!(
+                    "({})",
+                    alts.iter()
+                        .map(|a| pattern_text(a, layout))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                )
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
