@@ -1,8 +1,19 @@
 //! Run-time support for protospec.
 //!
-//! This crate holds what both back ends of the compiler run: the message
-//! [`layout`] types the compiler lowers every `.proto` message to. The engine
-//! that decodes and encodes layouts, the transports and the server loop build
-//! on them.
+//! What both back ends of the compiler run: the resolved [`spec`] (the IR)
+//! with its message [`layout`]s, the [`engine`] that decodes and encodes any
+//! message from its layout, the plain framing [`codec`]s, the sans-IO
+//! [`session`] that tracks a connection's state, and the drivers that put it
+//! on a transport.
 
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod engine;
+pub mod error;
 pub mod layout;
+pub mod spec;
+pub mod value;
+
+pub use error::{Error, ProtocolViolation, Result};
+pub use value::{Message, Value};

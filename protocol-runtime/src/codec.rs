@@ -1,0 +1,257 @@
+//! Plain framing codecs: lines with any delimiter and length prefixes. The
+//! engine reads its frames with these, and they implement
+//! `tokio_util::codec::{Decoder, Encoder}` for use on their own in `Framed`.
+//!
+//! Both are resumable: a line scan remembers where it stopped, so bytes that
+//! drip in are never rescanned; a declared length above the max is rejected
+//! before anything is allocated.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use crate::layout::LengthPrefix;
+
+/// Why a frame could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("line exceeds {max} bytes without a delimiter")]
+    LineTooLong { max: usize },
+    #[error("declared length {len} exceeds the limit of {max} bytes")]
+    LengthTooLong { len: u64, max: usize },
+    #[error("varint length prefix is longer than 10 bytes or overflows 64 bits")]
+    BadVarint,
+    #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
+    EncodeTooLong { len: usize, max: usize },
+    #[error("frame content contains its own delimiter")]
+    EncodeDelimiter,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Finds a delimiter in a growing buffer without rescanning what it already
+/// searched.
+#[derive(Debug, Clone, Default)]
+pub struct LineScanner {
+    /// Bytes at the front of the buffer already known to hold no delimiter start.
+    scanned: usize,
+}
+
+impl LineScanner {
+    /// Takes one line (content and delimiter) off the front of `buf` and
+    /// returns the content, or `None` if the delimiter has not arrived.
+    pub fn next_line(
+        &mut self,
+        buf: &mut BytesMut,
+        delimiter: &[u8],
+        max: usize,
+    ) -> Result<Option<(Bytes, usize)>, FrameError> {
+        let dlen = delimiter.len().max(1);
+        // The delimiter may straddle the old end: step back to catch it.
+        let from = self.scanned.saturating_sub(dlen - 1);
+        let limit = max.saturating_add(dlen).min(buf.len());
+        let found = if from < limit {
+            find(&buf[from..limit], delimiter).map(|i| i + from)
+        } else {
+            None
+        };
+        match found {
+            Some(i) => {
+                self.scanned = 0;
+                let mut frame = buf.split_to(i + dlen).freeze();
+                let consumed = frame.len();
+                frame.truncate(i);
+                Ok(Some((frame, consumed)))
+            }
+            None if buf.len() >= max.saturating_add(dlen) => Err(FrameError::LineTooLong { max }),
+            None => {
+                self.scanned = buf.len();
+                Ok(None)
+            }
+        }
+    }
+
+    /// Forgets the scan position (the buffer was replaced).
+    pub fn reset(&mut self) {
+        self.scanned = 0;
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    match needle {
+        [b] => memchr::memchr(*b, haystack),
+        _ => memchr::memmem::find(haystack, needle),
+    }
+}
+
+/// Lines ended by any delimiter (`\r\n`, `\n`, `\r`, or any byte string),
+/// content up to `max` bytes, delimiter stripped.
+#[derive(Debug, Clone)]
+pub struct LineCodec {
+    delimiter: Vec<u8>,
+    max: usize,
+    scanner: LineScanner,
+}
+
+impl LineCodec {
+    /// # Panics
+    /// If `delimiter` is empty: a line needs something to end it.
+    pub fn new(delimiter: impl Into<Vec<u8>>, max: usize) -> Self {
+        let delimiter = delimiter.into();
+        assert!(!delimiter.is_empty(), "a line delimiter cannot be empty");
+        LineCodec {
+            delimiter,
+            max,
+            scanner: LineScanner::default(),
+        }
+    }
+    pub fn crlf(max: usize) -> Self {
+        Self::new(b"\r\n".to_vec(), max)
+    }
+}
+
+impl tokio_util::codec::Decoder for LineCodec {
+    type Item = Bytes;
+    type Error = FrameError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        Ok(self
+            .scanner
+            .next_line(buf, &self.delimiter, self.max)?
+            .map(|(line, _)| line))
+    }
+}
+
+impl<T: AsRef<[u8]>> tokio_util::codec::Encoder<T> for LineCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let line = item.as_ref();
+        if line.len() > self.max {
+            return Err(FrameError::EncodeTooLong {
+                len: line.len(),
+                max: self.max,
+            });
+        }
+        if find(line, &self.delimiter).is_some() {
+            return Err(FrameError::EncodeDelimiter);
+        }
+        dst.reserve(line.len() + self.delimiter.len());
+        dst.put_slice(line);
+        dst.put_slice(&self.delimiter);
+        Ok(())
+    }
+}
+
+/// Frames with a length prefix (Erlang's `{packet, 1|2|4}`, little-endian and
+/// varint variants); `max` counts the payload, not the prefix.
+#[derive(Debug, Clone)]
+pub struct LengthCodec {
+    prefix: LengthPrefix,
+    max: usize,
+}
+
+impl LengthCodec {
+    pub fn new(prefix: LengthPrefix, max: usize) -> Self {
+        LengthCodec { prefix, max }
+    }
+}
+
+/// Reads a length prefix from the front of `buf` without consuming it:
+/// `Ok(Some((prefix_len, len)))` once the whole prefix is there.
+pub fn peek_length(prefix: LengthPrefix, buf: &[u8]) -> Result<Option<(usize, u64)>, FrameError> {
+    let fixed = |n: usize| buf.get(..n);
+    Ok(match prefix {
+        LengthPrefix::U8 => fixed(1).map(|b| (1, b[0] as u64)),
+        LengthPrefix::U16Be => fixed(2).map(|b| (2, u16::from_be_bytes([b[0], b[1]]) as u64)),
+        LengthPrefix::U16Le => fixed(2).map(|b| (2, u16::from_le_bytes([b[0], b[1]]) as u64)),
+        LengthPrefix::U32Be => fixed(4).map(|mut b| (4, b.get_u32() as u64)),
+        LengthPrefix::U32Le => fixed(4).map(|mut b| (4, b.get_u32_le() as u64)),
+        LengthPrefix::U64Be => fixed(8).map(|mut b| (8, b.get_u64())),
+        LengthPrefix::U64Le => fixed(8).map(|mut b| (8, b.get_u64_le())),
+        LengthPrefix::Varint => {
+            let mut value: u64 = 0;
+            for (i, &byte) in buf.iter().enumerate().take(10) {
+                let bits = (byte & 0x7f) as u64;
+                if i == 9 && bits > 1 {
+                    return Err(FrameError::BadVarint);
+                }
+                value |= bits << (7 * i);
+                if byte & 0x80 == 0 {
+                    return Ok(Some((i + 1, value)));
+                }
+            }
+            if buf.len() >= 10 {
+                return Err(FrameError::BadVarint);
+            }
+            None
+        }
+    })
+}
+
+/// Writes a length prefix.
+pub fn put_length(prefix: LengthPrefix, len: usize, dst: &mut BytesMut) -> Result<(), FrameError> {
+    let too_long = || FrameError::EncodeTooLong {
+        len,
+        max: prefix.max_len() as usize,
+    };
+    match prefix {
+        LengthPrefix::U8 => dst.put_u8(u8::try_from(len).map_err(|_| too_long())?),
+        LengthPrefix::U16Be => dst.put_u16(u16::try_from(len).map_err(|_| too_long())?),
+        LengthPrefix::U16Le => dst.put_u16_le(u16::try_from(len).map_err(|_| too_long())?),
+        LengthPrefix::U32Be => dst.put_u32(u32::try_from(len).map_err(|_| too_long())?),
+        LengthPrefix::U32Le => dst.put_u32_le(u32::try_from(len).map_err(|_| too_long())?),
+        LengthPrefix::U64Be => dst.put_u64(len as u64),
+        LengthPrefix::U64Le => dst.put_u64_le(len as u64),
+        LengthPrefix::Varint => {
+            let mut v = len as u64;
+            loop {
+                let byte = (v & 0x7f) as u8;
+                v >>= 7;
+                if v == 0 {
+                    dst.put_u8(byte);
+                    break;
+                }
+                dst.put_u8(byte | 0x80);
+            }
+        }
+    }
+    Ok(())
+}
+
+impl tokio_util::codec::Decoder for LengthCodec {
+    type Item = Bytes;
+    type Error = FrameError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        let Some((plen, len)) = peek_length(self.prefix, buf)? else {
+            return Ok(None);
+        };
+        if len > self.max as u64 {
+            return Err(FrameError::LengthTooLong { len, max: self.max });
+        }
+        let total = plen + len as usize;
+        if buf.len() < total {
+            buf.reserve(total - buf.len());
+            return Ok(None);
+        }
+        buf.advance(plen);
+        Ok(Some(buf.split_to(len as usize).freeze()))
+    }
+}
+
+impl<T: AsRef<[u8]>> tokio_util::codec::Encoder<T> for LengthCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let payload = item.as_ref();
+        if payload.len() > self.max {
+            return Err(FrameError::EncodeTooLong {
+                len: payload.len(),
+                max: self.max,
+            });
+        }
+        dst.reserve(payload.len() + 10);
+        put_length(self.prefix, payload.len(), dst)?;
+        dst.put_slice(payload);
+        Ok(())
+    }
+}

@@ -1,0 +1,622 @@
+//! The resumable message decoder: one reader owns the buffer across framing
+//! switches (line → raw(n) → exact), so no byte is lost or read twice.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::pattern::{Matcher, Mismatch};
+use crate::codec::{peek_length, FrameError, LineScanner};
+use crate::error::{Error, Excerpt, ProtocolViolation};
+use crate::layout::{Framing, Oversize, Pattern, RawLen};
+use crate::spec::{MessageId, Protocol};
+use crate::value::{Message, Value};
+
+/// What the decoder produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    /// A whole message.
+    Message(Message),
+    /// A message whose `raw` part was over its max and was skipped, as the
+    /// spec declares with `over = discard`. `fields` hold what was read
+    /// before the raw part.
+    Discarded {
+        message: MessageId,
+        fields: Vec<Value>,
+        bytes: u64,
+    },
+    /// A frame that matches none of the messages expected (the caller decides
+    /// whether the spec answers it or it is a violation).
+    Unrecognized { frame: Bytes, mismatch: String },
+}
+
+#[derive(Debug, Default)]
+enum Stage {
+    /// Waiting for the first segment of whichever message comes.
+    #[default]
+    Start,
+    /// Reading segment `segment` of a message already identified.
+    Segment {
+        message: MessageId,
+        segment: usize,
+        values: Vec<Value>,
+    },
+    /// Skipping `remaining` bytes of a discarded message.
+    Discarding {
+        message: MessageId,
+        values: Vec<Value>,
+        remaining: u64,
+        total: u64,
+    },
+}
+
+/// Decodes the messages of one direction of a connection.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    stage: Stage,
+    scanner: LineScanner,
+    /// Bytes consumed since the connection began (for error offsets).
+    offset: u64,
+}
+
+/// What the caller knows about where the decoder is (for error messages).
+pub struct Context<'a> {
+    pub state: &'a str,
+}
+
+impl Decoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether a message has been started but not finished.
+    pub fn mid_message(&self) -> bool {
+        // Segment 0 is entered only for messages that start raw, before any
+        // of their bytes are taken.
+        !matches!(self.stage, Stage::Start | Stage::Segment { segment: 0, .. })
+    }
+
+    /// Decodes the next message from `buf`, one of `candidates` (which the
+    /// compiler guarantees start with the same framing and can be told
+    /// apart). `Ok(None)` means more bytes are needed; the bytes read so far
+    /// stay accounted for, so calling again with more bytes resumes.
+    pub fn decode(
+        &mut self,
+        spec: &Protocol,
+        candidates: &[MessageId],
+        buf: &mut BytesMut,
+        cx: &Context<'_>,
+    ) -> Result<Option<Decoded>, Error> {
+        loop {
+            match std::mem::take(&mut self.stage) {
+                Stage::Start => match self.start(spec, candidates, buf, cx)? {
+                    Step::Pending => return Ok(None),
+                    Step::Done(d) => return Ok(Some(d)),
+                    Step::Next(stage) => self.stage = stage,
+                },
+                Stage::Segment {
+                    message,
+                    segment,
+                    values,
+                } => match self.segment(spec, message, segment, values, buf, cx, false)? {
+                    Step::Pending => return Ok(None),
+                    Step::Done(d) => return Ok(Some(d)),
+                    Step::Next(stage) => self.stage = stage,
+                },
+                Stage::Discarding {
+                    message,
+                    values,
+                    remaining,
+                    total,
+                } => {
+                    let n = remaining.min(buf.len() as u64);
+                    buf.advance(n as usize);
+                    self.offset += n;
+                    if n < remaining {
+                        self.stage = Stage::Discarding {
+                            message,
+                            values,
+                            remaining: remaining - n,
+                            total,
+                        };
+                        return Ok(None);
+                    }
+                    return Ok(Some(Decoded::Discarded {
+                        message,
+                        fields: values,
+                        bytes: total,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// The peer closed its side: finishes a message that runs until close,
+    /// and reports whether a message was cut short.
+    pub fn decode_eof(
+        &mut self,
+        spec: &Protocol,
+        candidates: &[MessageId],
+        buf: &mut BytesMut,
+        cx: &Context<'_>,
+    ) -> Result<Option<Decoded>, Error> {
+        if let Some(d) = self.decode(spec, candidates, buf, cx)? {
+            return Ok(Some(d));
+        }
+        // A message framed "until close" completes now.
+        let stage = std::mem::take(&mut self.stage);
+        let (message, segment, values) = match stage {
+            Stage::Segment {
+                message,
+                segment,
+                values,
+            } => (message, segment, values),
+            Stage::Start => {
+                let until_close = candidates.iter().find(|m| {
+                    matches!(
+                        spec.messages[**m]
+                            .layout
+                            .segments
+                            .first()
+                            .map(|s| &s.framing),
+                        Some(Framing::UntilClose { .. })
+                    )
+                });
+                match until_close {
+                    Some(&m) if !buf.is_empty() => {
+                        let n = spec.messages[m].layout.fields.len();
+                        (m, 0, vec![Value::Absent; n])
+                    }
+                    _ => return Ok(None),
+                }
+            }
+            other => {
+                self.stage = other;
+                return Ok(None);
+            }
+        };
+        match self.segment(spec, message, segment, values, buf, cx, true)? {
+            Step::Done(d) => Ok(Some(d)),
+            Step::Next(stage) => {
+                self.stage = stage;
+                self.decode(spec, candidates, buf, cx)
+            }
+            Step::Pending => Ok(None),
+        }
+    }
+
+    fn start(
+        &mut self,
+        spec: &Protocol,
+        candidates: &[MessageId],
+        buf: &mut BytesMut,
+        cx: &Context<'_>,
+    ) -> Result<Step, Error> {
+        let Some(&first) = candidates.first() else {
+            if buf.is_empty() {
+                return Ok(Step::Pending);
+            }
+            return Err(self.violation(cx, "no message (the peer may not send here)", buf, 0));
+        };
+        let Some(seg) = spec.messages[first].layout.segments.first() else {
+            return Ok(Step::Done(Decoded::Message(Message::new(
+                first,
+                Vec::new(),
+            ))));
+        };
+        match &seg.framing {
+            Framing::Line { delimiter, .. } => {
+                let max = candidates
+                    .iter()
+                    .filter_map(|m| {
+                        match spec.messages[*m]
+                            .layout
+                            .segments
+                            .first()
+                            .map(|s| &s.framing)
+                        {
+                            Some(Framing::Line { max, .. }) => Some(*max),
+                            _ => None,
+                        }
+                    })
+                    .max()
+                    .unwrap_or(0);
+                let Some(content) = self.line(buf, delimiter, max, cx)? else {
+                    return Ok(Step::Pending);
+                };
+                self.identify(spec, candidates, content, |f| match f {
+                    Framing::Line { pattern, max, .. } => Some((pattern, *max)),
+                    _ => None,
+                })
+            }
+            Framing::Length { prefix, .. } => {
+                let max = candidates
+                    .iter()
+                    .filter_map(|m| {
+                        match spec.messages[*m]
+                            .layout
+                            .segments
+                            .first()
+                            .map(|s| &s.framing)
+                        {
+                            Some(Framing::Length { max, .. }) => Some(*max),
+                            _ => None,
+                        }
+                    })
+                    .max()
+                    .unwrap_or(0);
+                let Some(payload) = self.length_frame(buf, *prefix, max, cx)? else {
+                    return Ok(Step::Pending);
+                };
+                self.identify(spec, candidates, payload, |f| match f {
+                    Framing::Length { pattern, max, .. } => Some((pattern, *max)),
+                    _ => None,
+                })
+            }
+            Framing::Exact(_) => {
+                let mut longest = 0;
+                for &m in candidates {
+                    let Some(Framing::Exact(lit)) =
+                        spec.messages[m].layout.segments.first().map(|s| &s.framing)
+                    else {
+                        continue;
+                    };
+                    longest = longest.max(lit.len());
+                    let n = lit.len().min(buf.len());
+                    if buf[..n] != lit[..n] {
+                        continue;
+                    }
+                    if n < lit.len() {
+                        return Ok(Step::Pending);
+                    }
+                    buf.advance(lit.len());
+                    self.offset += lit.len() as u64;
+                    let values = vec![Value::Absent; spec.messages[m].layout.fields.len()];
+                    return Ok(Step::Next(Stage::Segment {
+                        message: m,
+                        segment: 1,
+                        values,
+                    }));
+                }
+                if buf.is_empty() {
+                    return Ok(Step::Pending);
+                }
+                let expected = expected_names(spec, candidates);
+                Err(self.violation(cx, &expected, buf, longest))
+            }
+            Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => {
+                let values = vec![Value::Absent; spec.messages[first].layout.fields.len()];
+                Ok(Step::Next(Stage::Segment {
+                    message: first,
+                    segment: 0,
+                    values,
+                }))
+            }
+        }
+    }
+
+    /// Matches a first frame against each candidate's first pattern.
+    fn identify(
+        &mut self,
+        spec: &Protocol,
+        candidates: &[MessageId],
+        frame: Bytes,
+        pattern_of: impl Fn(&Framing) -> Option<(&Pattern, usize)>,
+    ) -> Result<Step, Error> {
+        let mut best: Option<Mismatch> = None;
+        for &m in candidates {
+            let layout = &spec.messages[m].layout;
+            let Some((pattern, max)) = layout.segments.first().and_then(|s| pattern_of(&s.framing))
+            else {
+                continue;
+            };
+            if frame.len() > max {
+                continue;
+            }
+            let mut values = vec![Value::Absent; layout.fields.len()];
+            let mut matcher = Matcher::new(layout, &frame, &mut values);
+            match matcher.whole(pattern) {
+                Ok(()) => {
+                    return Ok(Step::Next(Stage::Segment {
+                        message: m,
+                        segment: 1,
+                        values,
+                    }))
+                }
+                Err(mismatch) => {
+                    if best.as_ref().is_none_or(|b| mismatch.offset > b.offset) {
+                        best = Some(Mismatch {
+                            offset: mismatch.offset,
+                            expected: format!(
+                                "{} of `{}`",
+                                mismatch.expected, spec.messages[m].name
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        let mismatch = best.map_or_else(
+            || expected_names(spec, candidates),
+            |b| format!("{} at column {}", b.expected, b.offset + 1),
+        );
+        Ok(Step::Done(Decoded::Unrecognized { frame, mismatch }))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn segment(
+        &mut self,
+        spec: &Protocol,
+        message: MessageId,
+        segment: usize,
+        mut values: Vec<Value>,
+        buf: &mut BytesMut,
+        cx: &Context<'_>,
+        eof: bool,
+    ) -> Result<Step, Error> {
+        let layout = &spec.messages[message].layout;
+        let Some(seg) = layout.segments.get(segment) else {
+            return Ok(Step::Done(Decoded::Message(Message::new(message, values))));
+        };
+        let next = |values| {
+            Ok(Step::Next(Stage::Segment {
+                message,
+                segment: segment + 1,
+                values,
+            }))
+        };
+        match &seg.framing {
+            Framing::Exact(lit) => {
+                let n = lit.len().min(buf.len());
+                if buf[..n] != lit[..n] {
+                    let what = format!(
+                        "\"{}\" in `{}`",
+                        lit.escape_ascii(),
+                        spec.messages[message].name
+                    );
+                    return Err(self.violation(cx, &what, buf, lit.len()));
+                }
+                if n < lit.len() {
+                    self.stage = Stage::Segment {
+                        message,
+                        segment,
+                        values,
+                    };
+                    return Ok(Step::Pending);
+                }
+                buf.advance(lit.len());
+                self.offset += lit.len() as u64;
+                next(values)
+            }
+            Framing::Line {
+                delimiter,
+                max,
+                pattern,
+            } => {
+                let Some(content) = self.line(buf, delimiter, *max, cx)? else {
+                    self.stage = Stage::Segment {
+                        message,
+                        segment,
+                        values,
+                    };
+                    return Ok(Step::Pending);
+                };
+                let mut matcher = Matcher::new(layout, &content, &mut values);
+                if let Err(m) = matcher.whole(pattern) {
+                    return Err(self.frame_violation(cx, spec, message, &m, &content));
+                }
+                next(values)
+            }
+            Framing::Length {
+                prefix,
+                max,
+                pattern,
+            } => {
+                let Some(payload) = self.length_frame(buf, *prefix, *max, cx)? else {
+                    self.stage = Stage::Segment {
+                        message,
+                        segment,
+                        values,
+                    };
+                    return Ok(Step::Pending);
+                };
+                let mut matcher = Matcher::new(layout, &payload, &mut values);
+                if let Err(m) = matcher.whole(pattern) {
+                    return Err(self.frame_violation(cx, spec, message, &m, &payload));
+                }
+                next(values)
+            }
+            Framing::Raw {
+                len,
+                max,
+                oversize,
+                field,
+            } => {
+                let n = match len {
+                    RawLen::Fixed(n) => *n as u64,
+                    RawLen::Field(id) => values
+                        .get(*id as usize)
+                        .and_then(Value::as_u64)
+                        .unwrap_or(0),
+                };
+                if n > *max as u64 {
+                    if *oversize == Oversize::Discard {
+                        // Skip the data and the fixed bytes that close the message.
+                        let trailing: u64 = layout.segments[segment + 1..]
+                            .iter()
+                            .map(|s| match &s.framing {
+                                Framing::Exact(l) => l.len() as u64,
+                                _ => 0,
+                            })
+                            .sum();
+                        let total = n.saturating_add(trailing);
+                        return Ok(Step::Next(Stage::Discarding {
+                            message,
+                            values,
+                            remaining: total,
+                            total,
+                        }));
+                    }
+                    return Err(Error::TooLong {
+                        state: cx.state.to_string(),
+                        what: "raw data",
+                        len: n,
+                        max: *max,
+                    });
+                }
+                let n = n as usize;
+                if buf.len() < n {
+                    // Room for the rest, bounded by the spec's max.
+                    buf.reserve(n - buf.len());
+                    self.stage = Stage::Segment {
+                        message,
+                        segment,
+                        values,
+                    };
+                    return Ok(Step::Pending);
+                }
+                values[*field as usize] = Value::Bytes(buf.split_to(n).freeze());
+                self.offset += n as u64;
+                next(values)
+            }
+            Framing::Available { max, field } => {
+                if buf.is_empty() {
+                    self.stage = Stage::Segment {
+                        message,
+                        segment,
+                        values,
+                    };
+                    return Ok(Step::Pending);
+                }
+                let n = buf.len().min(*max);
+                values[*field as usize] = Value::Bytes(buf.split_to(n).freeze());
+                self.offset += n as u64;
+                next(values)
+            }
+            Framing::UntilClose { max, field } => {
+                if buf.len() > *max {
+                    return Err(Error::TooLong {
+                        state: cx.state.to_string(),
+                        what: "data until close",
+                        len: buf.len() as u64,
+                        max: *max,
+                    });
+                }
+                if !eof {
+                    self.stage = Stage::Segment {
+                        message,
+                        segment,
+                        values,
+                    };
+                    return Ok(Step::Pending);
+                }
+                let n = buf.len();
+                values[*field as usize] = Value::Bytes(buf.split_to(n).freeze());
+                self.offset += n as u64;
+                next(values)
+            }
+        }
+    }
+
+    fn line(
+        &mut self,
+        buf: &mut BytesMut,
+        delimiter: &[u8],
+        max: usize,
+        cx: &Context<'_>,
+    ) -> Result<Option<Bytes>, Error> {
+        match self.scanner.next_line(buf, delimiter, max) {
+            Ok(Some((content, consumed))) => {
+                self.offset += consumed as u64;
+                Ok(Some(content))
+            }
+            Ok(None) => Ok(None),
+            Err(_) => Err(Error::TooLong {
+                state: cx.state.to_string(),
+                what: "line",
+                len: buf.len() as u64,
+                max,
+            }),
+        }
+    }
+
+    fn length_frame(
+        &mut self,
+        buf: &mut BytesMut,
+        prefix: crate::layout::LengthPrefix,
+        max: usize,
+        cx: &Context<'_>,
+    ) -> Result<Option<Bytes>, Error> {
+        let (plen, len) = match peek_length(prefix, buf) {
+            Ok(Some(v)) => v,
+            Ok(None) => return Ok(None),
+            Err(FrameError::BadVarint) => {
+                return Err(self.violation(cx, "a varint length of at most 10 bytes", buf, 10))
+            }
+            Err(e) => return Err(Error::Io(std::io::Error::other(e))),
+        };
+        if len > max as u64 {
+            return Err(Error::TooLong {
+                state: cx.state.to_string(),
+                what: "length-prefixed frame",
+                len,
+                max,
+            });
+        }
+        let total = plen + len as usize;
+        if buf.len() < total {
+            buf.reserve(total - buf.len());
+            return Ok(None);
+        }
+        buf.advance(plen);
+        self.offset += total as u64;
+        Ok(Some(buf.split_to(len as usize).freeze()))
+    }
+
+    fn violation(&self, cx: &Context<'_>, expected: &str, buf: &[u8], _want: usize) -> Error {
+        Error::Peer(ProtocolViolation {
+            state: cx.state.to_string(),
+            expected: expected.to_string(),
+            offset: self.offset,
+            got: Excerpt::of(buf),
+        })
+    }
+
+    fn frame_violation(
+        &self,
+        cx: &Context<'_>,
+        spec: &Protocol,
+        message: MessageId,
+        m: &Mismatch,
+        frame: &[u8],
+    ) -> Error {
+        Error::Peer(ProtocolViolation {
+            state: cx.state.to_string(),
+            expected: format!(
+                "{} in `{}` at column {}",
+                m.expected,
+                spec.messages[message].name,
+                m.offset + 1
+            ),
+            offset: self.offset.saturating_sub(frame.len() as u64),
+            got: Excerpt::of(frame),
+        })
+    }
+}
+
+enum Step {
+    Pending,
+    Done(Decoded),
+    Next(Stage),
+}
+
+fn expected_names(spec: &Protocol, candidates: &[MessageId]) -> String {
+    let names: Vec<String> = candidates
+        .iter()
+        .map(|m| format!("`{}`", spec.messages[*m].name))
+        .collect();
+    format!("one of {}", names.join(", "))
+}

@@ -1,0 +1,170 @@
+//! Encoding a message from its layout. Length fields that a `raw(n)` part
+//! uses are derived here from the data, never taken from the caller.
+
+use bytes::{BufMut, BytesMut};
+
+use super::pattern::{encode_pattern, EncodeError};
+use crate::codec::put_length;
+use crate::layout::{FieldType, Framing, MessageLayout, RawLen};
+use crate::value::Value;
+
+/// Appends the bytes of a message with `values` (indexed like
+/// `layout.fields`) to `out`. On error `out` is left as it was.
+pub fn encode(
+    layout: &MessageLayout,
+    values: &[Value],
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    if values.len() != layout.fields.len() {
+        return Err(EncodeError {
+            field: String::new(),
+            problem: format!(
+                "{} values given for {} fields",
+                values.len(),
+                layout.fields.len()
+            ),
+        });
+    }
+    let derived = derive_lengths(layout, values)?;
+    let values: &[Value] = derived.as_deref().unwrap_or(values);
+    let start = out.len();
+    let r = encode_segments(layout, values, out);
+    if r.is_err() {
+        out.truncate(start);
+    }
+    r
+}
+
+/// Fills the length fields used by `raw(field)` parts from their data.
+fn derive_lengths(
+    layout: &MessageLayout,
+    values: &[Value],
+) -> Result<Option<Vec<Value>>, EncodeError> {
+    let mut out: Option<Vec<Value>> = None;
+    for seg in &layout.segments {
+        let Framing::Raw {
+            len: RawLen::Field(len_id),
+            field,
+            ..
+        } = &seg.framing
+        else {
+            continue;
+        };
+        let data = values[*field as usize]
+            .as_bytes()
+            .map(<[u8]>::len)
+            .unwrap_or(0);
+        let v = out.get_or_insert_with(|| values.to_vec());
+        let def = &layout.fields[*len_id as usize];
+        v[*len_id as usize] = match def.ty {
+            FieldType::Int(k) if k.signed => Value::I64(data as i64),
+            _ => Value::U64(data as u64),
+        };
+    }
+    Ok(out)
+}
+
+fn encode_segments(
+    layout: &MessageLayout,
+    values: &[Value],
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    for seg in &layout.segments {
+        match &seg.framing {
+            Framing::Exact(lit) => out.put_slice(lit),
+            Framing::Line {
+                delimiter,
+                max,
+                pattern,
+            } => {
+                let start = out.len();
+                encode_pattern(layout, pattern, values, out)?;
+                let content = &out[start..];
+                if content.len() > *max {
+                    return Err(EncodeError {
+                        field: String::new(),
+                        problem: format!(
+                            "line of {} bytes exceeds its max of {max}",
+                            content.len()
+                        ),
+                    });
+                }
+                if memchr::memmem::find(content, delimiter).is_some() {
+                    return Err(EncodeError {
+                        field: String::new(),
+                        problem: format!(
+                            "a value contains the line delimiter \"{}\"",
+                            delimiter.escape_ascii()
+                        ),
+                    });
+                }
+                out.put_slice(delimiter);
+            }
+            Framing::Length {
+                prefix,
+                max,
+                pattern,
+            } => {
+                let mut payload = BytesMut::new();
+                encode_pattern(layout, pattern, values, &mut payload)?;
+                if payload.len() > *max {
+                    return Err(EncodeError {
+                        field: String::new(),
+                        problem: format!(
+                            "frame of {} bytes exceeds its max of {max}",
+                            payload.len()
+                        ),
+                    });
+                }
+                put_length(*prefix, payload.len(), out).map_err(|e| EncodeError {
+                    field: String::new(),
+                    problem: e.to_string(),
+                })?;
+                out.put_slice(&payload);
+            }
+            Framing::Raw {
+                len, max, field, ..
+            } => {
+                let def = &layout.fields[*field as usize];
+                let data = values[*field as usize]
+                    .as_bytes()
+                    .ok_or_else(|| EncodeError {
+                        field: def.name.clone(),
+                        problem: "needs bytes".into(),
+                    })?;
+                if let RawLen::Fixed(n) = len {
+                    if data.len() != *n {
+                        return Err(EncodeError {
+                            field: def.name.clone(),
+                            problem: format!("must be exactly {n} bytes, not {}", data.len()),
+                        });
+                    }
+                }
+                if data.len() > *max {
+                    return Err(EncodeError {
+                        field: def.name.clone(),
+                        problem: format!("is {} bytes, over its max of {max}", data.len()),
+                    });
+                }
+                out.put_slice(data);
+            }
+            Framing::UntilClose { max, field } | Framing::Available { max, field } => {
+                let def = &layout.fields[*field as usize];
+                let data = values[*field as usize]
+                    .as_bytes()
+                    .ok_or_else(|| EncodeError {
+                        field: def.name.clone(),
+                        problem: "needs bytes".into(),
+                    })?;
+                if data.len() > *max {
+                    return Err(EncodeError {
+                        field: def.name.clone(),
+                        problem: format!("is {} bytes, over its max of {max}", data.len()),
+                    });
+                }
+                out.put_slice(data);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! A protocol spec, resolved: the IR the compiler (`protocol-dsl`) produces
+//! and every back end consumes — generated code and the conformance runner
+//! alike drive the engine with it. Names are resolved to indices, every
+//! message is a [`MessageLayout`], and every node keeps the span of the
+//! `.proto` source it came from.
+
+use std::time::Duration;
+
+pub use crate::layout::{MessageLayout, Role, Span};
+
+/// Index into [`Protocol::messages`].
+pub type MessageId = usize;
+/// Index into [`Protocol::states`].
+pub type StateId = usize;
+
+/// The timeout of a state that declares none, in a protocol that declares none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct Protocol {
+    pub name: String,
+    pub span: Span,
+    pub port: Option<u16>,
+    /// Clients may send further requests before earlier replies arrive;
+    /// replies come back in request order.
+    pub pipelined: bool,
+    pub messages: Vec<Message>,
+    pub states: Vec<State>,
+    pub initial: StateId,
+}
+
+impl Protocol {
+    pub fn message(&self, name: &str) -> Option<MessageId> {
+        self.messages.iter().position(|m| m.name == name)
+    }
+    pub fn state(&self, name: &str) -> Option<StateId> {
+        self.states.iter().position(|s| s.name == name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub name: String,
+    pub span: Span,
+    pub role: Role,
+    pub layout: MessageLayout,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub name: String,
+    pub span: Span,
+    /// How long the state may last before the next complete message arrives
+    /// (counted from entering the state, not from the last byte).
+    pub timeout: Duration,
+    pub rules: Vec<Rule>,
+    /// Replies that may stand in for any exchange's reply, and that answer
+    /// input matching no request; the state holds.
+    pub otherwise: Option<Reply>,
+    /// Input from this role is read and discarded (counted, never buffered).
+    pub ignore: Option<Role>,
+    /// Both roles may send at once (a two-way stream).
+    pub duplex: bool,
+    /// Lowering dropped a rule of this state (an error was reported); graph
+    /// checks skip the state rather than report errors that follow from it.
+    pub incomplete: bool,
+}
+
+impl State {
+    /// The roles that may start a message in this state.
+    pub fn senders(&self) -> Vec<Role> {
+        let mut roles = Vec::new();
+        for rule in &self.rules {
+            if let Some(role) = rule.sender() {
+                if !roles.contains(&role) {
+                    roles.push(role);
+                }
+            }
+        }
+        roles
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub kind: RuleKind,
+    pub span: Span,
+}
+
+impl Rule {
+    /// The role that starts this rule by sending a message.
+    pub fn sender(&self) -> Option<Role> {
+        match &self.kind {
+            RuleKind::Send { role, .. } => Some(*role),
+            RuleKind::Exchange { .. } => Some(Role::Client),
+            RuleKind::Close { .. } | RuleKind::HalfClose { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum RuleKind {
+    /// `role sends Message [where flag] -> target;`
+    Send {
+        role: Role,
+        message: MessageId,
+        condition: Option<Condition>,
+        target: Target,
+    },
+    /// `exchange Request [where flag] -> reply;` (the state holds afterwards)
+    Exchange {
+        request: MessageId,
+        condition: Option<Condition>,
+        reply: Reply,
+    },
+    /// `role closes;`: the role may end the conversation here.
+    Close { role: Role },
+    /// `role half-closes [-> target];`
+    HalfClose { role: Role, target: Target },
+}
+
+/// A rule that applies only when an optional part of the message is present.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub field: crate::layout::FieldId,
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    State(StateId),
+    /// The sender closes the connection after the message.
+    Close,
+    /// The sender shuts down its writing side after the message.
+    HalfClose,
+}
+
+/// What may answer a request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// No reply comes (memcached's `noreply`).
+    None { span: Span },
+    /// The server closes the connection instead of replying.
+    Close { span: Span },
+    /// One of several sequences of server messages.
+    Sequences(Vec<ReplySeq>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplySeq {
+    pub items: Vec<ReplyItem>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReplyItem {
+    pub message: MessageId,
+    pub repeat: Repeat,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    One,
+    Optional,
+    ZeroOrMore,
+    OneOrMore,
+}
