@@ -84,6 +84,9 @@ pub enum Error {
         mid_message: bool,
         buffered: usize,
     },
+    /// The server is shutting down; raised between messages only.
+    #[error("the server is shutting down")]
+    ShuttingDown,
     /// The caller did something the spec or the API does not allow.
     #[error("misuse: {0}")]
     Misuse(String),

@@ -9,10 +9,13 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod connection;
 pub mod engine;
 pub mod error;
 pub mod layout;
+pub mod session;
 pub mod spec;
+pub mod transport;
 pub mod value;
 
 pub use error::{Error, ProtocolViolation, Result};

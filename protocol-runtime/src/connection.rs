@@ -1,0 +1,181 @@
+//! The async driver: a [`Session`] on a transport. Thin on purpose: all
+//! protocol logic is in the session; this reads, writes and keeps time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::error::Error;
+use crate::layout::Role;
+use crate::session::{Event, Session};
+use crate::spec::Protocol;
+use crate::value::Message;
+
+/// Bytes asked of the transport per read.
+const READ_CHUNK: usize = 4096;
+
+/// One connection: a session driven over `S`.
+///
+/// [`recv`](Connection::recv) is cancel-safe: dropping its future (in
+/// `select!`, or on a timeout of your own) loses no bytes and no half-read
+/// message; the next call resumes where the last one stopped.
+pub struct Connection<S> {
+    io: S,
+    session: Session,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    eof: bool,
+    shutdown: Option<watch::Receiver<bool>>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    pub fn new(io: S, spec: Arc<Protocol>, role: Role) -> Self {
+        Connection {
+            io,
+            session: Session::new(spec, role, Instant::now().into_std()),
+            rbuf: BytesMut::new(),
+            wbuf: BytesMut::new(),
+            eof: false,
+            shutdown: None,
+        }
+    }
+
+    /// The server loop's shutdown signal: `recv` returns
+    /// [`Error::ShuttingDown`] once it is raised, between messages only.
+    pub fn with_shutdown(mut self, shutdown: watch::Receiver<bool>) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// Overrides the spec's per-state timeouts for this connection.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.session.set_timeout(timeout);
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Receives the next event, waiting at most until the state's deadline.
+    pub async fn recv(&mut self) -> Result<Event, Error> {
+        self.recv_until(None).await
+    }
+
+    /// Like [`recv`](Connection::recv) with a deadline of its own for this
+    /// call (the earlier of it and the state's deadline applies).
+    pub async fn recv_timeout(&mut self, timeout: Duration) -> Result<Event, Error> {
+        self.recv_until(Some(Instant::now() + timeout)).await
+    }
+
+    async fn recv_until(&mut self, call_deadline: Option<Instant>) -> Result<Event, Error> {
+        loop {
+            let now = Instant::now().into_std();
+            if let Some(event) = self.session.receive(&mut self.rbuf, now)? {
+                return Ok(event);
+            }
+            if self.eof {
+                return self.session.receive_eof(&mut self.rbuf, now);
+            }
+            let state_deadline = Instant::from_std(self.session.deadline());
+            let deadline = call_deadline.map_or(state_deadline, |d| d.min(state_deadline));
+            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
+                self.rbuf.reserve(READ_CHUNK);
+            }
+            let between_messages = self.rbuf.is_empty();
+            let shutdown = self.shutdown.clone();
+            tokio::select! {
+                read = tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.rbuf)) => match read {
+                    Err(_) => return Err(self.session.timeout_error()),
+                    Ok(Err(e)) => return Err(Error::Io(e)),
+                    Ok(Ok(0)) => self.eof = true,
+                    Ok(Ok(_)) => {}
+                },
+                _ = wait_shutdown(shutdown), if between_messages => return Err(Error::ShuttingDown),
+            }
+        }
+    }
+
+    /// Encodes and sends one message, and flushes it.
+    pub async fn send(&mut self, msg: &Message) -> Result<(), Error> {
+        self.queue(msg)?;
+        self.flush().await
+    }
+
+    /// Encodes a message into the write buffer without sending it, so that
+    /// several (pipelined requests, a batch of replies) go out in one write.
+    pub fn queue(&mut self, msg: &Message) -> Result<(), Error> {
+        self.session
+            .send(msg, &mut self.wbuf, Instant::now().into_std())
+    }
+
+    /// Writes everything queued, within the state's timeout.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let deadline = Instant::from_std(self.session.deadline());
+        let write = async {
+            self.io.write_all(&self.wbuf).await?;
+            self.io.flush().await
+        };
+        match tokio::time::timeout_at(deadline, write).await {
+            Err(_) => Err(self.session.timeout_error()),
+            Ok(Err(e)) => Err(Error::Io(e)),
+            Ok(Ok(())) => {
+                self.wbuf.clear();
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends raw bytes outside the spec (conformance setup, deliberate
+    /// garbage); the session's state does not move.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.flush().await?;
+        self.io.write_all(bytes).await?;
+        self.io.flush().await?;
+        Ok(())
+    }
+
+    /// Shuts our writing side down (half-close), if the spec allows it.
+    pub async fn shutdown_write(&mut self) -> Result<(), Error> {
+        self.flush().await?;
+        self.session.shutdown_write(Instant::now().into_std())?;
+        self.io.shutdown().await?;
+        Ok(())
+    }
+
+    /// Flushes and closes the connection.
+    pub async fn close(mut self) -> Result<(), Error> {
+        self.flush().await?;
+        self.io.shutdown().await?;
+        Ok(())
+    }
+
+    /// Unread bytes buffered from the peer.
+    pub fn buffered(&self) -> &[u8] {
+        &self.rbuf
+    }
+
+    pub fn into_parts(self) -> (S, Session) {
+        (self.io, self.session)
+    }
+}
+
+async fn wait_shutdown(rx: Option<watch::Receiver<bool>>) {
+    match rx {
+        Some(mut rx) => {
+            // A dropped sender means the server is gone: treat it as shutdown.
+            let _ = rx.wait_for(|v| *v).await;
+        }
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,633 @@
+//! The sans-IO connection core: bytes in → events out, messages in → bytes
+//! out, time passed in. It tracks the spec's state for one side of one
+//! connection, the replies owed to pipelined requests, declared ignored input
+//! and discards. Drivers (`connection`) put it on a transport.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::engine::{self, Context, Decoded, Decoder};
+use crate::error::{Error, Excerpt, ProtocolViolation};
+use crate::layout::Role;
+use crate::spec::{MessageId, Protocol, Repeat, Reply, ReplySeq, RuleKind, StateId, Target};
+use crate::value::{Message, Value};
+
+/// What came from the peer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A message, after which the session moved as the spec says.
+    Message(Message),
+    /// A message whose oversize `raw` part was skipped (`over = discard`).
+    Discarded {
+        message: MessageId,
+        fields: Vec<Value>,
+        bytes: u64,
+    },
+    /// Input that matches no request, in a state with an `otherwise` rule:
+    /// the server owes one of the `otherwise` replies; the state holds.
+    Unrecognized { frame: Bytes },
+    /// Input the spec declares ignored in this state, read and dropped.
+    Ignored { bytes: usize },
+    /// The peer closed its side where the spec allows it.
+    Closed,
+}
+
+/// Where a reply owed to one request has got to.
+#[derive(Debug, Clone)]
+struct ReplyCursor {
+    state: StateId,
+    /// The exchange rule, or `None` for the state's `otherwise` reply.
+    rule: Option<usize>,
+    /// (alternative, item) pairs still possible.
+    point: Vec<(usize, usize)>,
+    started: bool,
+    /// The reply is the server closing the connection.
+    close: bool,
+}
+
+/// One side of one connection.
+#[derive(Debug)]
+pub struct Session {
+    spec: Arc<Protocol>,
+    role: Role,
+    state: StateId,
+    decoder: Decoder,
+    pending: VecDeque<ReplyCursor>,
+    entered: Instant,
+    timeout_override: Option<Duration>,
+    /// We may not send any more (we closed or half-closed).
+    write_closed: bool,
+    /// The peer may not send any more.
+    read_closed: bool,
+    /// The conversation has ended (a `-> close` target was taken).
+    finished: bool,
+    ignored: u64,
+}
+
+impl Session {
+    pub fn new(spec: Arc<Protocol>, role: Role, now: Instant) -> Self {
+        let state = spec.initial;
+        Session {
+            spec,
+            role,
+            state,
+            decoder: Decoder::new(),
+            pending: VecDeque::new(),
+            entered: now,
+            timeout_override: None,
+            write_closed: false,
+            read_closed: false,
+            finished: false,
+            ignored: 0,
+        }
+    }
+
+    pub fn spec(&self) -> &Arc<Protocol> {
+        &self.spec
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    pub fn state(&self) -> StateId {
+        self.state
+    }
+    pub fn state_name(&self) -> &str {
+        &self.spec.states[self.state].name
+    }
+    /// Replies still owed (to us as a client, by us as a server).
+    pub fn pending_replies(&self) -> usize {
+        self.pending.len()
+    }
+    /// Bytes of declared ignored input dropped so far.
+    pub fn ignored_bytes(&self) -> u64 {
+        self.ignored
+    }
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+    /// Bytes received and consumed so far.
+    pub fn received_bytes(&self) -> u64 {
+        self.decoder.offset() + self.ignored
+    }
+
+    /// Overrides the spec's per-state timeouts for this connection.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout_override = timeout;
+    }
+
+    /// The timeout now in force: counted from entering the state (or from the
+    /// last complete message), not from the last byte, so a peer dripping
+    /// bytes cannot hold the connection open.
+    pub fn timeout(&self) -> Duration {
+        self.timeout_override
+            .unwrap_or(self.spec.states[self.state].timeout)
+    }
+
+    /// When the next complete message must have arrived.
+    pub fn deadline(&self) -> Instant {
+        self.entered + self.timeout()
+    }
+
+    /// The error for a passed deadline.
+    pub fn timeout_error(&self) -> Error {
+        Error::Timeout {
+            state: self.state_name().to_string(),
+            after: self.timeout(),
+            waiting_for: self.describe_expected(),
+        }
+    }
+
+    /// Messages the peer may send next.
+    pub fn expected(&self) -> Vec<MessageId> {
+        let peer = self.role.peer();
+        if peer == Role::Server {
+            if let Some(cursor) = self.pending.front() {
+                return self.cursor_messages(cursor);
+            }
+        }
+        let mut out = Vec::new();
+        for rule in &self.spec.states[self.state].rules {
+            let m = match &rule.kind {
+                RuleKind::Send { role, message, .. } if *role == peer => *message,
+                RuleKind::Exchange { request, .. } if peer == Role::Client => *request,
+                _ => continue,
+            };
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+        out
+    }
+
+    fn describe_expected(&self) -> String {
+        let names: Vec<String> = self
+            .expected()
+            .iter()
+            .map(|m| format!("`{}`", self.spec.messages[*m].name))
+            .collect();
+        if names.is_empty() {
+            "the peer to close".to_string()
+        } else {
+            names.join(" or ")
+        }
+    }
+
+    /// Decodes the next event from the bytes received so far. `Ok(None)`:
+    /// more bytes are needed (what was read stays buffered in the decoder's
+    /// state, so calling again with more bytes resumes).
+    pub fn receive(&mut self, buf: &mut BytesMut, now: Instant) -> Result<Option<Event>, Error> {
+        if self.spec.states[self.state].ignore == Some(self.role.peer())
+            && !self.decoder.mid_message()
+        {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            let n = buf.len();
+            let _ = buf.split_to(n);
+            self.ignored += n as u64;
+            return Ok(Some(Event::Ignored { bytes: n }));
+        }
+        let candidates = self.expected();
+        let state_name = self.spec.states[self.state].name.clone();
+        let decoded = self.decoder.decode(
+            &self.spec,
+            &candidates,
+            buf,
+            &Context { state: &state_name },
+        )?;
+        decoded.map(|d| self.on_decoded(d, now)).transpose()
+    }
+
+    /// The peer closed (or half-closed) its side; `buf` holds what it sent
+    /// last. Completes a message that runs until close, then says whether the
+    /// close was allowed here.
+    pub fn receive_eof(&mut self, buf: &mut BytesMut, now: Instant) -> Result<Event, Error> {
+        let candidates = self.expected();
+        let state_name = self.spec.states[self.state].name.clone();
+        if let Some(d) = self.decoder.decode_eof(
+            &self.spec,
+            &candidates,
+            buf,
+            &Context { state: &state_name },
+        )? {
+            return self.on_decoded(d, now);
+        }
+        if self.decoder.mid_message() || !buf.is_empty() {
+            return Err(Error::Closed {
+                state: state_name,
+                mid_message: true,
+                buffered: buf.len(),
+            });
+        }
+        self.read_closed = true;
+        if self.finished {
+            return Ok(Event::Closed);
+        }
+        let peer = self.role.peer();
+        // A reply that is the server closing (memcached's `quit`).
+        if peer == Role::Server && self.pending.front().is_some_and(|c| c.close) {
+            self.pending.pop_front();
+            self.finished = true;
+            return Ok(Event::Closed);
+        }
+        for rule in &self.spec.states[self.state].rules {
+            match &rule.kind {
+                RuleKind::Close { role } if *role == peer => {
+                    self.finished = true;
+                    return Ok(Event::Closed);
+                }
+                RuleKind::HalfClose { role, target } if *role == peer => {
+                    self.enter_target(target.clone(), now);
+                    return Ok(Event::Closed);
+                }
+                _ => {}
+            }
+        }
+        Err(Error::Closed {
+            state: state_name,
+            mid_message: false,
+            buffered: 0,
+        })
+    }
+
+    fn on_decoded(&mut self, d: Decoded, now: Instant) -> Result<Event, Error> {
+        match d {
+            Decoded::Message(m) => {
+                self.apply(self.role.peer(), &m, now)
+                    .map_err(|e| self.violation(e, &[]))?;
+                Ok(Event::Message(m))
+            }
+            Decoded::Discarded {
+                message,
+                fields,
+                bytes,
+            } => {
+                // The request still draws a reply (memcached's "object too large").
+                let m = Message::new(message, fields.clone());
+                self.apply(self.role.peer(), &m, now)
+                    .map_err(|e| self.violation(e, &[]))?;
+                Ok(Event::Discarded {
+                    message,
+                    fields,
+                    bytes,
+                })
+            }
+            Decoded::Unrecognized { frame, mismatch } => {
+                let state = &self.spec.states[self.state];
+                if self.role == Role::Server && state.otherwise.is_some() {
+                    self.pending
+                        .push_back(ReplyCursor::new(&self.spec, self.state, None));
+                    self.entered = now;
+                    return Ok(Event::Unrecognized { frame });
+                }
+                Err(self.violation(mismatch, &frame))
+            }
+        }
+    }
+
+    fn violation(&self, expected: String, got: &[u8]) -> Error {
+        Error::Peer(ProtocolViolation {
+            state: self.state_name().to_string(),
+            expected,
+            offset: self.decoder.offset().saturating_sub(got.len() as u64),
+            got: Excerpt::of(got),
+        })
+    }
+
+    /// Encodes `msg` into `out` if the spec allows us to send it now, and
+    /// moves the session as the spec says.
+    pub fn send(&mut self, msg: &Message, out: &mut BytesMut, now: Instant) -> Result<(), Error> {
+        if self.write_closed || self.finished {
+            return Err(Error::Misuse(format!(
+                "cannot send `{}`: this side has closed the conversation",
+                self.message_name(msg.id)
+            )));
+        }
+        let Some(def) = self.spec.messages.get(msg.id) else {
+            return Err(Error::Misuse(format!(
+                "no message #{} in `{}`",
+                msg.id, self.spec.name
+            )));
+        };
+        if def.role != self.role {
+            return Err(Error::Misuse(format!(
+                "`{}` is a {} message; this side is the {}",
+                def.name, def.role, self.role
+            )));
+        }
+        // Check before encoding, apply after: a failed encode changes nothing.
+        self.allowed(self.role, msg).map_err(Error::Misuse)?;
+        engine::encode(&def.layout, &msg.fields, out)
+            .map_err(|e| Error::Misuse(format!("cannot encode `{}`: {e}", def.name)))?;
+        self.apply(self.role, msg, now).map_err(Error::Misuse)
+    }
+
+    /// Shuts our writing side down, if the spec allows it here.
+    pub fn shutdown_write(&mut self, now: Instant) -> Result<(), Error> {
+        for rule in &self.spec.states[self.state].rules {
+            if let RuleKind::HalfClose { role, target } = &rule.kind {
+                if *role == self.role {
+                    self.write_closed = true;
+                    self.enter_target(target.clone(), now);
+                    return Ok(());
+                }
+            }
+        }
+        Err(Error::Misuse(format!(
+            "the {} may not half-close in state `{}`",
+            self.role,
+            self.state_name()
+        )))
+    }
+
+    /// Whether we may close the connection now without breaking the spec.
+    pub fn may_close(&self) -> bool {
+        self.finished
+            || self.read_closed && self.pending.is_empty()
+            || self.spec.states[self.state]
+                .rules
+                .iter()
+                .any(|r| matches!(&r.kind, RuleKind::Close { role } if *role == self.role))
+                && (self.role == Role::Client || self.pending.is_empty())
+    }
+
+    fn message_name(&self, id: MessageId) -> &str {
+        self.spec.messages.get(id).map_or("?", |m| m.name.as_str())
+    }
+
+    /// Whether `from` may send `msg` now; `Err` says why not.
+    fn allowed(&self, from: Role, msg: &Message) -> Result<(), String> {
+        if from == Role::Server {
+            if let Some(cursor) = self.pending.front() {
+                return if self.cursor_messages(cursor).contains(&msg.id) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "`{}` is not a reply the server may send now in state `{}` (expected {})",
+                        self.message_name(msg.id),
+                        self.state_name(),
+                        self.cursor_messages(cursor)
+                            .iter()
+                            .map(|m| format!("`{}`", self.message_name(*m)))
+                            .collect::<Vec<_>>()
+                            .join(" or ")
+                    ))
+                };
+            }
+        }
+        let found = self.spec.states[self.state]
+            .rules
+            .iter()
+            .any(|r| match &r.kind {
+                RuleKind::Send { role, message, .. } => *role == from && *message == msg.id,
+                RuleKind::Exchange { request, .. } => from == Role::Client && *request == msg.id,
+                _ => false,
+            });
+        if !found {
+            return Err(format!(
+                "the {from} may not send `{}` in state `{}`",
+                self.message_name(msg.id),
+                self.state_name()
+            ));
+        }
+        if from == Role::Client
+            && from == self.role
+            && !self.spec.pipelined
+            && !self.pending.is_empty()
+        {
+            return Err(format!(
+                "`{}` is not pipelined: wait for the reply to the previous request before sending `{}`",
+                self.spec.name,
+                self.message_name(msg.id)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Moves the session after `from` sent `msg`.
+    fn apply(&mut self, from: Role, msg: &Message, now: Instant) -> Result<(), String> {
+        self.entered = now;
+        // A reply to an earlier request?
+        if from == Role::Server {
+            if let Some(cursor) = self.pending.front_mut() {
+                let spec = Arc::clone(&self.spec);
+                if !cursor.advance(&spec, msg.id) {
+                    return Err(format!(
+                        "`{}` is not a reply expected here",
+                        spec.messages[msg.id].name
+                    ));
+                }
+                if cursor.complete(&spec) {
+                    self.pending.pop_front();
+                }
+                return Ok(());
+            }
+        }
+        let state = &self.spec.states[self.state];
+        // Rules with a `where` condition take precedence over those without.
+        let mut chosen = None;
+        for conditional in [true, false] {
+            for (i, rule) in state.rules.iter().enumerate() {
+                let (role, message, condition) = match &rule.kind {
+                    RuleKind::Send {
+                        role,
+                        message,
+                        condition,
+                        ..
+                    } => (*role, *message, condition),
+                    RuleKind::Exchange {
+                        request, condition, ..
+                    } => (Role::Client, *request, condition),
+                    _ => continue,
+                };
+                if role != from || message != msg.id || condition.is_some() != conditional {
+                    continue;
+                }
+                if let Some(c) = condition {
+                    if !msg
+                        .fields
+                        .get(c.field as usize)
+                        .is_some_and(Value::is_present)
+                    {
+                        continue;
+                    }
+                }
+                chosen = Some(i);
+                break;
+            }
+            if chosen.is_some() {
+                break;
+            }
+        }
+        let Some(i) = chosen else {
+            return Err(format!(
+                "the {from} may not send `{}` in state `{}`",
+                self.spec.messages[msg.id].name, state.name
+            ));
+        };
+        match state.rules[i].kind.clone() {
+            RuleKind::Send { target, .. } => {
+                match target {
+                    Target::Close | Target::HalfClose if from == self.role => {
+                        self.write_closed = true
+                    }
+                    Target::Close | Target::HalfClose => self.read_closed = true,
+                    Target::State(_) => {}
+                }
+                self.enter_target(target, now);
+            }
+            RuleKind::Exchange { reply, .. } => match reply {
+                Reply::None { .. } => {}
+                Reply::Close { .. } => self.pending.push_back(ReplyCursor::closing(self.state, i)),
+                Reply::Sequences(_) => {
+                    self.pending
+                        .push_back(ReplyCursor::new(&self.spec, self.state, Some(i)))
+                }
+            },
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn enter_target(&mut self, target: Target, now: Instant) {
+        self.entered = now;
+        match target {
+            Target::State(s) => self.state = s,
+            Target::Close => self.finished = true,
+            Target::HalfClose => {}
+        }
+    }
+
+    fn cursor_messages(&self, cursor: &ReplyCursor) -> Vec<MessageId> {
+        cursor.messages(&self.spec)
+    }
+}
+
+impl ReplyCursor {
+    fn new(spec: &Protocol, state: StateId, rule: Option<usize>) -> Self {
+        let mut c = ReplyCursor {
+            state,
+            rule,
+            point: Vec::new(),
+            started: false,
+            close: false,
+        };
+        let n = c.seqs(spec).len();
+        c.point = c.close_point(spec, (0..n).map(|a| (a, 0)).collect());
+        c
+    }
+
+    fn closing(state: StateId, rule: usize) -> Self {
+        ReplyCursor {
+            state,
+            rule: Some(rule),
+            point: Vec::new(),
+            started: false,
+            close: true,
+        }
+    }
+
+    fn seqs<'a>(&self, spec: &'a Protocol) -> &'a [ReplySeq] {
+        let st = &spec.states[self.state];
+        let reply = match self.rule {
+            Some(i) => match &st.rules[i].kind {
+                RuleKind::Exchange { reply, .. } => Some(reply),
+                _ => None,
+            },
+            None => st.otherwise.as_ref(),
+        };
+        match reply {
+            Some(Reply::Sequences(s)) => s,
+            _ => &[],
+        }
+    }
+
+    fn close_point(&self, spec: &Protocol, mut set: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+        let seqs = self.seqs(spec);
+        let mut i = 0;
+        while i < set.len() {
+            let (a, idx) = set[i];
+            if let Some(item) = seqs[a].items.get(idx) {
+                if matches!(item.repeat, Repeat::Optional | Repeat::ZeroOrMore)
+                    && !set.contains(&(a, idx + 1))
+                {
+                    set.push((a, idx + 1));
+                }
+            }
+            i += 1;
+        }
+        set
+    }
+
+    fn messages(&self, spec: &Protocol) -> Vec<MessageId> {
+        let seqs = self.seqs(spec);
+        let mut out = Vec::new();
+        for &(a, idx) in &self.point {
+            if let Some(item) = seqs[a].items.get(idx) {
+                if !out.contains(&item.message) {
+                    out.push(item.message);
+                }
+            }
+        }
+        // Before a reply starts, the state's `otherwise` replies may stand in.
+        if !self.started && self.rule.is_some() {
+            if let Some(Reply::Sequences(seqs)) = &spec.states[self.state].otherwise {
+                for s in seqs {
+                    if let Some(first) = s.items.first() {
+                        if !out.contains(&first.message) {
+                            out.push(first.message);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Consumes one reply message; false if it does not fit.
+    fn advance(&mut self, spec: &Protocol, m: MessageId) -> bool {
+        let seqs = self.seqs(spec);
+        let mut next = Vec::new();
+        for &(a, idx) in &self.point {
+            if let Some(item) = seqs[a].items.get(idx) {
+                if item.message == m {
+                    match item.repeat {
+                        Repeat::ZeroOrMore | Repeat::OneOrMore => {
+                            next.push((a, idx));
+                            next.push((a, idx + 1));
+                        }
+                        Repeat::One | Repeat::Optional => next.push((a, idx + 1)),
+                    }
+                }
+            }
+        }
+        if next.is_empty() {
+            if !self.started && self.rule.is_some() {
+                // An `otherwise` reply standing in for this one.
+                let mut other = ReplyCursor::new(spec, self.state, None);
+                if other.advance(spec, m) {
+                    *self = other;
+                    return true;
+                }
+            }
+            return false;
+        }
+        self.started = true;
+        self.point = self.close_point(spec, next);
+        true
+    }
+
+    /// The reply is over: it has reached its end and nothing more may follow.
+    fn complete(&self, spec: &Protocol) -> bool {
+        let seqs = self.seqs(spec);
+        let at_end = self
+            .point
+            .iter()
+            .any(|&(a, idx)| idx >= seqs[a].items.len());
+        let more = self.point.iter().any(|&(a, idx)| idx < seqs[a].items.len());
+        at_end && !more
+    }
+}
