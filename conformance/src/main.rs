@@ -83,8 +83,8 @@ fn check(specs: &[PathBuf], deny_warnings: bool, print_ir: bool, color: bool) ->
         eprint!("{}", compiled.render(color));
         errors += compiled.diagnostics.error_count();
         warnings += compiled.diagnostics.warning_count();
-        let bad = compiled.diagnostics.has_errors()
-            || (deny_warnings && compiled.diagnostics.warning_count() > 0);
+        let bad =
+            compiled.diagnostics.has_errors() || (deny_warnings && compiled.diagnostics.warning_count() > 0);
         failed |= bad;
         if print_ir {
             if let Some(text) = compiled.ir_text() {

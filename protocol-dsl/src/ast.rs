@@ -78,15 +78,8 @@ impl Segment {
 
 #[derive(Debug, Clone)]
 pub enum Element {
-    Literal {
-        bytes: Vec<u8>,
-        span: Span,
-    },
-    Field {
-        name: Ident,
-        ty: FieldTy,
-        span: Span,
-    },
+    Literal { bytes: Vec<u8>, span: Span },
+    Field { name: Ident, ty: FieldTy, span: Span },
     Group(Group),
 }
 

@@ -190,8 +190,7 @@ impl Diagnostics {
         self.items.len() - self.error_count()
     }
     pub fn sort(&mut self) {
-        self.items
-            .sort_by_key(|d| (d.span.start, d.span.end, d.code));
+        self.items.sort_by_key(|d| (d.span.start, d.span.end, d.code));
         self.items.dedup();
     }
     pub fn codes(&self) -> Vec<Code> {

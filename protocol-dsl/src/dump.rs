@@ -3,9 +3,7 @@
 
 use std::fmt::Write;
 
-use protocol_runtime::layout::{
-    FieldType, Framing, ItemKind, MessageLayout, Oversize, Pattern, RawLen,
-};
+use protocol_runtime::layout::{FieldType, Framing, ItemKind, MessageLayout, Oversize, Pattern, RawLen};
 
 use crate::diagnostic::Source;
 use crate::ir::{self, Repeat, Reply, RuleKind, Span, Target};
@@ -34,21 +32,10 @@ pub fn dump(p: &ir::Protocol, source: &Source) -> String {
             if f.derived {
                 flags.push_str(" derived");
             }
-            let _ = writeln!(
-                out,
-                "  field {}: {}{flags} {}",
-                f.name,
-                ty(&f.ty),
-                at(f.span)
-            );
+            let _ = writeln!(out, "  field {}: {}{flags} {}", f.name, ty(&f.ty), at(f.span));
         }
         for seg in &m.layout.segments {
-            let _ = writeln!(
-                out,
-                "  {} {}",
-                framing(&seg.framing, &m.layout),
-                at(seg.span)
-            );
+            let _ = writeln!(out, "  {} {}", framing(&seg.framing, &m.layout), at(seg.span));
         }
     }
     for (id, s) in p.states.iter().enumerate() {
@@ -156,11 +143,7 @@ fn ty(t: &FieldType) -> String {
         FieldType::Choice(options) => {
             format!(
                 "choice({})",
-                options
-                    .iter()
-                    .map(|o| bytes(o))
-                    .collect::<Vec<_>>()
-                    .join(" | ")
+                options.iter().map(|o| bytes(o)).collect::<Vec<_>>().join(" | ")
             )
         }
         FieldType::Flag => "flag".into(),
@@ -170,11 +153,7 @@ fn ty(t: &FieldType) -> String {
             min,
             max,
         } => {
-            format!(
-                "list({}, sep {}, {min}..={max})",
-                ty(item),
-                bytes(separator)
-            )
+            format!("list({}, sep {}, {min}..={max})", ty(item), bytes(separator))
         }
     }
 }
@@ -199,11 +178,7 @@ fn framing(f: &Framing, layout: &MessageLayout) -> String {
                 pattern_text(pattern, layout)
             )
         }
-        Framing::Length {
-            prefix,
-            max,
-            pattern,
-        } => {
+        Framing::Length { prefix, max, pattern } => {
             format!(
                 "length({}, max {max}) {{ {} }}",
                 prefix.name(),
@@ -250,10 +225,7 @@ fn pattern_text(p: &Pattern, layout: &MessageLayout) -> String {
                 match flag {
                     Some(id) => format!(
                         "{}: {inner}",
-                        layout
-                            .fields
-                            .get(*id as usize)
-                            .map_or("?", |f| f.name.as_str())
+                        layout.fields.get(*id as usize).map_or("?", |f| f.name.as_str())
                     ),
                     None => inner,
                 }

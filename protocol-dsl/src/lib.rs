@@ -80,11 +80,7 @@ fn compile_source(source: Source) -> Compilation {
         ir
     });
     diagnostics.sort();
-    let protocol = if diagnostics.has_errors() {
-        None
-    } else {
-        protocol
-    };
+    let protocol = if diagnostics.has_errors() { None } else { protocol };
     Compilation {
         source,
         protocol,

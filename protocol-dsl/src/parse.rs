@@ -133,8 +133,7 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
         }
         pest::error::ErrorVariant::CustomError { message } => (message.clone(), None::<String>),
     };
-    let mut d =
-        Diagnostic::new(Code::Syntax, Span::new(start, end), message).label("not valid here");
+    let mut d = Diagnostic::new(Code::Syntax, Span::new(start, end), message).label("not valid here");
     // A forgotten `;` is found at the next token, often on the next line:
     // also point at where it was most likely meant to go.
     if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
@@ -307,9 +306,7 @@ impl Builder<'_> {
                 let mut inner = pair.into_inner();
                 inner.next(); // kw_raw
                 let args = self.args(inner.next().expect("grammar: raw args"));
-                let field = inner
-                    .find(|p| p.as_rule() == Rule::ident)
-                    .map(|p| self.ident(p));
+                let field = inner.find(|p| p.as_rule() == Rule::ident).map(|p| self.ident(p));
                 Segment::Raw {
                     args,
                     field,
@@ -383,11 +380,7 @@ impl Builder<'_> {
         let mut inner = pair.into_inner();
         let name = self.ident(inner.next().expect("grammar: call name"));
         let args = inner.next().map(|a| self.args(a)).unwrap_or_default();
-        Call {
-            name,
-            args,
-            span: sp,
-        }
+        Call { name, args, span: sp }
     }
 
     fn args(&mut self, pair: Pair<'_, Rule>) -> Vec<Arg> {
@@ -444,8 +437,8 @@ impl Builder<'_> {
         let parts: Vec<_> = pair.into_inner().collect();
         let find = |r: Rule| parts.iter().find(|p| p.as_rule() == r).cloned();
         let role_of = || role(find(Rule::role).expect("grammar: role"));
-        let condition = find(Rule::condition)
-            .map(|c| self.ident(c.into_inner().nth(1).expect("grammar: condition")));
+        let condition =
+            find(Rule::condition).map(|c| self.ident(c.into_inner().nth(1).expect("grammar: condition")));
         match rule {
             Rule::sends_rule => StateItem::Sends {
                 role: role_of(),

@@ -112,8 +112,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Encodes a message into the write buffer without sending it, so that
     /// several (pipelined requests, a batch of replies) go out in one write.
     pub fn queue(&mut self, msg: &Message) -> Result<(), Error> {
-        self.session
-            .send(msg, &mut self.wbuf, Instant::now().into_std())
+        self.session.send(msg, &mut self.wbuf, Instant::now().into_std())
     }
 
     /// Writes everything queued, within the state's timeout.

@@ -263,10 +263,7 @@ pub enum ItemKind {
     Field(FieldId),
     /// A part that may be absent; present when its first bytes match.
     /// `flag` names a [`FieldType::Flag`] field recording presence.
-    Optional {
-        flag: Option<FieldId>,
-        pattern: Pattern,
-    },
+    Optional { flag: Option<FieldId>, pattern: Pattern },
     /// One of several field-less parts, longest match first.
     Alternatives(Vec<Pattern>),
 }

@@ -179,9 +179,7 @@ impl Session {
     /// more bytes are needed (what was read stays buffered in the decoder's
     /// state, so calling again with more bytes resumes).
     pub fn receive(&mut self, buf: &mut BytesMut, now: Instant) -> Result<Option<Event>, Error> {
-        if self.spec.states[self.state].ignore == Some(self.role.peer())
-            && !self.decoder.mid_message()
-        {
+        if self.spec.states[self.state].ignore == Some(self.role.peer()) && !self.decoder.mid_message() {
             if buf.is_empty() {
                 return Ok(None);
             }
@@ -192,12 +190,9 @@ impl Session {
         }
         let candidates = self.expected();
         let state_name = self.spec.states[self.state].name.clone();
-        let decoded = self.decoder.decode(
-            &self.spec,
-            &candidates,
-            buf,
-            &Context { state: &state_name },
-        )?;
+        let decoded = self
+            .decoder
+            .decode(&self.spec, &candidates, buf, &Context { state: &state_name })?;
         decoded.map(|d| self.on_decoded(d, now)).transpose()
     }
 
@@ -207,12 +202,10 @@ impl Session {
     pub fn receive_eof(&mut self, buf: &mut BytesMut, now: Instant) -> Result<Event, Error> {
         let candidates = self.expected();
         let state_name = self.spec.states[self.state].name.clone();
-        if let Some(d) = self.decoder.decode_eof(
-            &self.spec,
-            &candidates,
-            buf,
-            &Context { state: &state_name },
-        )? {
+        if let Some(d) =
+            self.decoder
+                .decode_eof(&self.spec, &candidates, buf, &Context { state: &state_name })?
+        {
             return self.on_decoded(d, now);
         }
         if self.decoder.mid_message() || !buf.is_empty() {
@@ -378,14 +371,11 @@ impl Session {
                 };
             }
         }
-        let found = self.spec.states[self.state]
-            .rules
-            .iter()
-            .any(|r| match &r.kind {
-                RuleKind::Send { role, message, .. } => *role == from && *message == msg.id,
-                RuleKind::Exchange { request, .. } => from == Role::Client && *request == msg.id,
-                _ => false,
-            });
+        let found = self.spec.states[self.state].rules.iter().any(|r| match &r.kind {
+            RuleKind::Send { role, message, .. } => *role == from && *message == msg.id,
+            RuleKind::Exchange { request, .. } => from == Role::Client && *request == msg.id,
+            _ => false,
+        });
         if !found {
             return Err(format!(
                 "the {from} may not send `{}` in state `{}`",
@@ -393,11 +383,7 @@ impl Session {
                 self.state_name()
             ));
         }
-        if from == Role::Client
-            && from == self.role
-            && !self.spec.pipelined
-            && !self.pending.is_empty()
-        {
+        if from == Role::Client && from == self.role && !self.spec.pipelined && !self.pending.is_empty() {
             return Err(format!(
                 "`{}` is not pipelined: wait for the reply to the previous request before sending `{}`",
                 self.spec.name,
@@ -447,11 +433,7 @@ impl Session {
                     continue;
                 }
                 if let Some(c) = condition {
-                    if !msg
-                        .fields
-                        .get(c.field as usize)
-                        .is_some_and(Value::is_present)
-                    {
+                    if !msg.fields.get(c.field as usize).is_some_and(Value::is_present) {
                         continue;
                     }
                 }
@@ -471,9 +453,7 @@ impl Session {
         match state.rules[i].kind.clone() {
             RuleKind::Send { target, .. } => {
                 match target {
-                    Target::Close | Target::HalfClose if from == self.role => {
-                        self.write_closed = true
-                    }
+                    Target::Close | Target::HalfClose if from == self.role => self.write_closed = true,
                     Target::Close | Target::HalfClose => self.read_closed = true,
                     Target::State(_) => {}
                 }
@@ -623,10 +603,7 @@ impl ReplyCursor {
     /// The reply is over: it has reached its end and nothing more may follow.
     fn complete(&self, spec: &Protocol) -> bool {
         let seqs = self.seqs(spec);
-        let at_end = self
-            .point
-            .iter()
-            .any(|&(a, idx)| idx >= seqs[a].items.len());
+        let at_end = self.point.iter().any(|&(a, idx)| idx >= seqs[a].items.len());
         let more = self.point.iter().any(|&(a, idx)| idx < seqs[a].items.len());
         at_end && !more
     }

@@ -34,8 +34,12 @@ impl FromStr for Address {
             return Ok(Address::Unix(PathBuf::from(path)));
         }
         match s.rsplit_once(':') {
-            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(Address::Tcp(s.to_string())),
-            _ => Err(format!("`{s}` is not an address: write `host:port` (e.g. `127.0.0.1:11211`) or `unix:/path`")),
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(Address::Tcp(s.to_string()))
+            }
+            _ => Err(format!(
+                "`{s}` is not an address: write `host:port` (e.g. `127.0.0.1:11211`) or `unix:/path`"
+            )),
         }
     }
 }
@@ -111,21 +115,13 @@ macro_rules! delegate {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         delegate!(self, s => Pin::new(s).poll_read(cx, buf))
     }
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         delegate!(self, s => Pin::new(s).poll_write(cx, buf))
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -166,10 +162,7 @@ impl TlsClient {
         let mut roots = RootCertStore::empty();
         for cert in rustls_pemfile::certs(&mut &pem[..]) {
             roots.add(cert?).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("bad CA certificate: {e}"),
-                )
+                io::Error::new(io::ErrorKind::InvalidData, format!("bad CA certificate: {e}"))
             })?;
         }
         if roots.is_empty() {
@@ -204,9 +197,7 @@ impl TlsClient {
             (Some(n), _) => n.clone(),
             (None, Address::Tcp(a)) => {
                 let host = a.rsplit_once(':').map_or(a.as_str(), |(h, _)| h);
-                host.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_string()
+                host.trim_start_matches('[').trim_end_matches(']').to_string()
             }
             (None, Address::Unix(_)) => {
                 return Err(io::Error::new(
@@ -235,25 +226,19 @@ impl TlsServer {
     pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> io::Result<Self> {
         let certs: Vec<CertificateDer<'static>> =
             rustls_pemfile::certs(&mut &cert_chain[..]).collect::<Result<_, _>>()?;
-        let key: PrivateKeyDer<'static> =
-            rustls_pemfile::private_key(&mut &key[..])?.ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidData, "no private key in the key file")
-            })?;
+        let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut &key[..])?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no private key in the key file"))?;
         let config = ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(certs, key)
-            .map_err(|e: rustls::Error| {
-                io::Error::new(io::ErrorKind::InvalidData, e.to_string())
-            })?;
+            .map_err(|e: rustls::Error| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         Ok(TlsServer {
             acceptor: TlsAcceptor::from(Arc::new(config)),
         })
     }
 
     pub async fn accept(&self, stream: Stream) -> io::Result<Stream> {
-        Ok(Stream::TlsServer(Box::new(
-            self.acceptor.accept(stream).await?,
-        )))
+        Ok(Stream::TlsServer(Box::new(self.acceptor.accept(stream).await?)))
     }
 }
 

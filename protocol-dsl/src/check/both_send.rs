@@ -11,12 +11,7 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
         if state.duplex {
             continue;
         }
-        let first = |role: Role| {
-            state
-                .rules
-                .iter()
-                .find(|r: &&Rule| r.sender() == Some(role))
-        };
+        let first = |role: Role| state.rules.iter().find(|r: &&Rule| r.sender() == Some(role));
         if let (Some(c), Some(s)) = (first(Role::Client), first(Role::Server)) {
             diags.push(
                 Diagnostic::new(Code::BothSend, s.span, format!("both roles may send in state `{}`", state.name))

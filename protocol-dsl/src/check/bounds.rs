@@ -14,11 +14,9 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
                 Framing::Line { max, .. } if *max == UNBOUNDED => {
                     ("line", "line(\"\\r\\n\", max = 2 KiB)", "line")
                 }
-                Framing::Length { max, .. } if *max == UNBOUNDED => (
-                    "length-prefixed frame",
-                    "length(u32be, max = 1 MiB)",
-                    "length",
-                ),
+                Framing::Length { max, .. } if *max == UNBOUNDED => {
+                    ("length-prefixed frame", "length(u32be, max = 1 MiB)", "length")
+                }
                 Framing::Raw { max, .. } if *max == UNBOUNDED => {
                     ("`raw` length", "raw(len, max = 1 MiB)", "raw")
                 }

@@ -12,11 +12,7 @@ use crate::ir;
 const BUDGET: usize = 20_000;
 
 pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
-    let langs: Vec<_> = p
-        .messages
-        .iter()
-        .map(|m| first_segment(&m.layout))
-        .collect();
+    let langs: Vec<_> = p.messages.iter().map(|m| first_segment(&m.layout)).collect();
     let mut reported: Vec<(usize, usize)> = Vec::new();
     for set in receive_sets(p) {
         for (i, &(a, a_span)) in set.messages.iter().enumerate() {
@@ -25,22 +21,19 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
                 if a == b || reported.contains(&key) {
                     continue;
                 }
-                if !comparable(&p.messages[a], &p.messages[b]) {
+                let Some(framed) = comparable(&p.messages[a], &p.messages[b]) else {
                     continue; // different framings: the mixed-framing check reports them
-                }
+                };
                 let (Some(la), Some(lb)) = (&langs[a], &langs[b]) else {
                     continue;
                 };
-                let Some((kind, witness)) = overlap(la, lb, BUDGET) else {
+                let Some((kind, witness)) = overlap(la, lb, framed, BUDGET) else {
                     continue;
                 };
                 reported.push(key);
                 let (ma, mb) = (&p.messages[a].name, &p.messages[b].name);
                 let shown = format!("\"{}\"", witness.escape_ascii());
-                let message = format!(
-                    "messages `{ma}` and `{mb}` cannot be told apart {}",
-                    set.context
-                );
+                let message = format!("messages `{ma}` and `{mb}` cannot be told apart {}", set.context);
                 let label = match kind {
                     Overlap::Same => format!("{shown} is both a `{ma}` and a `{mb}`"),
                     Overlap::Prefix => {
@@ -60,22 +53,21 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
     }
 }
 
-/// Whether two messages' first segments are read the same way, so that their
-/// bytes can be compared: the same framing, or exact bytes against a line
-/// (a fixed literal that is also the start of a line).
-fn comparable(a: &ir::Message, b: &ir::Message) -> bool {
+/// Whether two messages' first segments can be compared byte for byte:
+/// `Some(true)` when one framing cuts both out as whole frames (only equal
+/// frames collide), `Some(false)` when one may be a prefix of the other (exact
+/// bytes against exact bytes or a line), `None` for different framings.
+fn comparable(a: &ir::Message, b: &ir::Message) -> Option<bool> {
     use protocol_runtime::layout::Framing::*;
-    let (Some(fa), Some(fb)) = (a.layout.segments.first(), b.layout.segments.first()) else {
-        return false;
-    };
+    let (fa, fb) = (a.layout.segments.first()?, b.layout.segments.first()?);
     match (&fa.framing, &fb.framing) {
-        (Line { delimiter: x, .. }, Line { delimiter: y, .. }) => x == y,
-        (Length { prefix: x, .. }, Length { prefix: y, .. }) => x == y,
-        (Exact(_), Exact(_) | Line { .. }) | (Line { .. }, Exact(_)) => true,
+        (Line { delimiter: x, .. }, Line { delimiter: y, .. }) => (x == y).then_some(true),
+        (Length { prefix: x, .. }, Length { prefix: y, .. }) => (x == y).then_some(true),
+        (Exact(_), Exact(_) | Line { .. }) | (Line { .. }, Exact(_)) => Some(false),
         (
             Raw { .. } | UntilClose { .. } | Available { .. },
             Raw { .. } | UntilClose { .. } | Available { .. },
-        ) => true,
-        _ => false,
+        ) => Some(false),
+        _ => None,
     }
 }

@@ -136,9 +136,7 @@ pub fn first_segment(layout: &MessageLayout) -> Option<Nfa> {
             let at = pattern_nfa(&mut nfa, start, pattern, layout, content);
             nfa.literal(at, delimiter)
         }
-        Framing::Length { pattern, .. } => {
-            pattern_nfa(&mut nfa, start, pattern, layout, ByteSet::all())
-        }
+        Framing::Length { pattern, .. } => pattern_nfa(&mut nfa, start, pattern, layout, ByteSet::all()),
         Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => {
             nfa.zero_or_more(start, ByteSet::all())
         }
@@ -210,12 +208,15 @@ fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize
         }
         FieldType::Flag => at,
         FieldType::List {
-            item, separator, ..
+            item, separator, min, ..
         } => {
             let first = type_nfa(nfa, at, item, content);
             let sep = nfa.literal(first, separator);
             let again = type_nfa(nfa, sep, item, content);
             nfa.eps(again, first);
+            if *min == 0 {
+                nfa.eps(at, first);
+            }
             first
         }
     }
@@ -236,7 +237,10 @@ pub enum Overlap {
 /// string (a witness for the diagnostic), or `None` when the receiver can
 /// always tell the two apart. Gives up (returns `None`) past `budget` product
 /// states, which only pathological specs reach.
-pub fn overlap(a: &Nfa, b: &Nfa, budget: usize) -> Option<(Overlap, Vec<u8>)> {
+///
+/// With `framed`, both languages are whole frames cut out by the same framing
+/// (a line, a length prefix), so only a common string counts.
+pub fn overlap(a: &Nfa, b: &Nfa, framed: bool, budget: usize) -> Option<(Overlap, Vec<u8>)> {
     let mut sa = vec![a.start];
     a.closure(&mut sa);
     let mut sb = vec![b.start];
@@ -253,7 +257,7 @@ pub fn overlap(a: &Nfa, b: &Nfa, budget: usize) -> Option<(Overlap, Vec<u8>)> {
         }
         // Every node of these automata can still reach acceptance, so a live
         // state set means "some continuation completes the message".
-        if acc_a || acc_b {
+        if (acc_a || acc_b) && !framed {
             return Some((Overlap::Prefix, path));
         }
         if seen.len() > budget {

@@ -1,5 +1,5 @@
-//! Why: a length field narrower than its `raw` bound cannot describe the data
-//! the spec allows, and a signed one admits negative lengths.
+//! Why: a length field or prefix narrower than its bound cannot describe the
+//! data the spec allows, and a signed length field admits negative lengths.
 
 use protocol_runtime::layout::{FieldId, FieldType, Framing, RawLen};
 
@@ -10,6 +10,25 @@ use crate::lower::UNBOUNDED;
 pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
     for m in &p.messages {
         for seg in &m.layout.segments {
+            if let Framing::Length { prefix, max, .. } = &seg.framing {
+                if *max != UNBOUNDED && (*max as u64) > prefix.max_len() {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::LengthRange,
+                            seg.span,
+                            format!(
+                                "a `{}` length prefix holds at most {} but the frame of message `{}` allows {} bytes",
+                                prefix.name(),
+                                prefix.max_len(),
+                                m.name,
+                                max
+                            ),
+                        )
+                        .label("prefix too narrow for its `max`")
+                        .help("use a wider prefix such as `u32be`, or lower `max`"),
+                    );
+                }
+            }
             let Framing::Raw {
                 len: RawLen::Field(id),
                 max,

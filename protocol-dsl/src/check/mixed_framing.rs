@@ -36,9 +36,7 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
                 Framing::Line { delimiter, .. } => Class::Line(delimiter),
                 Framing::Length { prefix, .. } => Class::Length(*prefix),
                 Framing::Exact(_) => Class::Exact,
-                Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => {
-                    Class::Raw
-                }
+                Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => Class::Raw,
             };
             match &first {
                 None => first = Some((class, m, rule_span)),

@@ -11,13 +11,14 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
         .states
         .iter()
         .map(|s| {
-            s.rules.iter().any(|r| match &r.kind {
-                RuleKind::Close { .. } => true,
-                RuleKind::Send { target, .. } | RuleKind::HalfClose { target, .. } => {
-                    matches!(target, Target::Close | Target::HalfClose)
-                }
-                RuleKind::Exchange { reply, .. } => matches!(reply, Reply::Close { .. }),
-            })
+            matches!(s.otherwise, Some(Reply::Close { .. }))
+                || s.rules.iter().any(|r| match &r.kind {
+                    RuleKind::Close { .. } => true,
+                    RuleKind::Send { target, .. } | RuleKind::HalfClose { target, .. } => {
+                        matches!(target, Target::Close | Target::HalfClose)
+                    }
+                    RuleKind::Exchange { reply, .. } => matches!(reply, Reply::Close { .. }),
+                })
         })
         .collect();
     let mut changed = true;

@@ -22,10 +22,7 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
             }
             let len = &m.layout.fields[*id as usize];
             let problem = if !matches!(len.ty, FieldType::Int(_)) {
-                Some((
-                    "is not an integer",
-                    "declare it as an integer, as in `len: u32`",
-                ))
+                Some(("is not an integer", "declare it as an integer, as in `len: u32`"))
             } else if id >= field {
                 Some((
                     "is read after the `raw` part that uses it",

@@ -20,13 +20,7 @@ fn literal_only(items: &[Item]) -> bool {
     items.iter().all(|i| matches!(i.kind, ItemKind::Literal(_)))
 }
 
-fn walk(
-    message: &str,
-    layout: &MessageLayout,
-    pattern: &Pattern,
-    tail_ok: bool,
-    diags: &mut Diagnostics,
-) {
+fn walk(message: &str, layout: &MessageLayout, pattern: &Pattern, tail_ok: bool, diags: &mut Diagnostics) {
     for (i, item) in pattern.items.iter().enumerate() {
         let rest = &pattern.items[i + 1..];
         let ok = tail_ok && literal_only(rest);

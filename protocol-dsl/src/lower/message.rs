@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use protocol_runtime::layout::{
-    FieldDef, FieldId, FieldType, Framing, IntKind, Item, ItemKind, MessageLayout, Oversize,
-    Pattern, RawLen, Segment,
+    FieldDef, FieldId, FieldType, Framing, IntKind, Item, ItemKind, MessageLayout, Oversize, Pattern, RawLen,
+    Segment,
 };
 
 use super::{frame_template, Args, Defaults, FrameTemplate, UNBOUNDED};
@@ -116,24 +116,16 @@ impl MessageLowerer<'_, '_> {
             ast::Segment::Exact { bytes, span } => {
                 if bytes.is_empty() {
                     self.diags.push(
-                        Diagnostic::new(
-                            Code::BadConstruct,
-                            *span,
-                            "`exact` needs at least one byte",
-                        )
-                        .label("empty literal")
-                        .help("remove the empty `exact` part"),
+                        Diagnostic::new(Code::BadConstruct, *span, "`exact` needs at least one byte")
+                            .label("empty literal")
+                            .help("remove the empty `exact` part"),
                     );
                     return None;
                 }
                 Framing::Exact(bytes.clone())
             }
-            ast::Segment::Raw { args, field, span } => {
-                self.raw(args, field.as_ref(), *span, index)?
-            }
-            ast::Segment::Framed {
-                framing, pattern, ..
-            } => {
+            ast::Segment::Raw { args, field, span } => self.raw(args, field.as_ref(), *span, index)?,
+            ast::Segment::Framed { framing, pattern, .. } => {
                 let template = frame_template(framing, self.defaults, self.diags)?;
                 self.framed(template, pattern)
             }
@@ -167,13 +159,7 @@ impl MessageLowerer<'_, '_> {
         }
     }
 
-    fn raw(
-        &mut self,
-        args: &[ast::Arg],
-        field: Option<&Ident>,
-        span: Span,
-        index: usize,
-    ) -> Option<Framing> {
+    fn raw(&mut self, args: &[ast::Arg], field: Option<&Ident>, span: Span, index: usize) -> Option<Framing> {
         let mut a = Args::from_args("raw", span, args, &["len", "max", "over"], self.diags);
         let len = a.positional_or("len").cloned();
         let max = a.size("max");
@@ -205,12 +191,36 @@ impl MessageLowerer<'_, '_> {
         };
         let id = self.add_field(field, FieldType::Bytes, false);
         let default_max = self.defaults.raw.unwrap_or(UNBOUNDED);
+        // `over` only means something where a peer chooses the length.
+        let field_length = matches!(&len, Some(Value::Call(c)) if c.args.is_empty() && c.name.name != "until_close" && c.name.name != "available");
+        if let (Some((_, sp)), false) = (over, field_length) {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::BadConstruct,
+                    sp,
+                    "`over` applies only to `raw(len)` with a length field",
+                )
+                .label("no length to exceed")
+                .help("remove `over`: the spec fixes this part's length, or it is bounded by `max` alone"),
+            );
+        }
         Some(match len {
             Some(Value::Size(n)) => {
                 let n = super::to_usize(n);
+                if let Some(m) = max.filter(|m| *m < n) {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::BadConstruct,
+                            span,
+                            format!("`raw({n})` has a `max` of {m}, below its own length"),
+                        )
+                        .label("can never be read")
+                        .help("remove `max`: a fixed length is its own bound"),
+                    );
+                }
                 Framing::Raw {
                     len: RawLen::Fixed(n),
-                    max: max.unwrap_or(n),
+                    max: n,
                     oversize,
                     field: id,
                 }
@@ -221,12 +231,10 @@ impl MessageLowerer<'_, '_> {
                     field: id,
                 }
             }
-            Some(Value::Call(c)) if c.args.is_empty() && c.name.name == "available" => {
-                Framing::Available {
-                    max: max.unwrap_or(default_max),
-                    field: id,
-                }
-            }
+            Some(Value::Call(c)) if c.args.is_empty() && c.name.name == "available" => Framing::Available {
+                max: max.unwrap_or(default_max),
+                field: id,
+            },
             Some(Value::Call(c)) if c.args.is_empty() => {
                 self.raw_refs.push((index, c.name.clone()));
                 Framing::Raw {
@@ -350,38 +358,37 @@ impl MessageLowerer<'_, '_> {
                     Some(Value::Call(c)) => self.field_type(&c, frame_max)?,
                     _ => {
                         self.diags.push(
-                            Diagnostic::new(
-                                Code::BadConstruct,
-                                call.span,
-                                "`list` needs an item type",
-                            )
-                            .label("no item type")
-                            .help("write `list(token(max = 250), sep = \" \", max = 64)`"),
+                            Diagnostic::new(Code::BadConstruct, call.span, "`list` needs an item type")
+                                .label("no item type")
+                                .help("write `list(token(max = 250), sep = \" \", max = 64)`"),
                         );
                         return None;
                     }
                 };
                 if !matches!(item, FieldType::Token { .. } | FieldType::Int(_)) {
                     self.diags.push(
-                        Diagnostic::new(
-                            Code::BadConstruct,
-                            call.span,
-                            "a `list` holds tokens or integers",
-                        )
-                        .label("unsupported item type")
-                        .help("use `token` or an integer type such as `u32` as the item"),
+                        Diagnostic::new(Code::BadConstruct, call.span, "a `list` holds tokens or integers")
+                            .label("unsupported item type")
+                            .help("use `token` or an integer type such as `u32` as the item"),
                     );
                     return None;
                 }
                 if separator.is_empty() {
                     self.diags.push(
+                        Diagnostic::new(Code::BadConstruct, call.span, "the separator of `list` is empty")
+                            .label("items could not be told apart")
+                            .help("write `sep = \" \"`"),
+                    );
+                }
+                if max != UNBOUNDED && min > max {
+                    self.diags.push(
                         Diagnostic::new(
                             Code::BadConstruct,
                             call.span,
-                            "the separator of `list` is empty",
+                            format!("`list` has `min = {min}` above `max = {max}`"),
                         )
-                        .label("items could not be told apart")
-                        .help("write `sep = \" \"`"),
+                        .label("no number of items fits")
+                        .help("make `min` at most `max`"),
                     );
                 }
                 FieldType::List {
@@ -429,8 +436,7 @@ impl MessageLowerer<'_, '_> {
         }
         match literals {
             Some(options) if options.iter().all(|o| !o.is_empty()) => {
-                let id =
-                    self.add_field(name, FieldType::Choice(options), optional || group.optional);
+                let id = self.add_field(name, FieldType::Choice(options), optional || group.optional);
                 let field = Item {
                     kind: ItemKind::Field(id),
                     span: group.span,
@@ -460,10 +466,7 @@ impl MessageLowerer<'_, '_> {
         if group.alternatives.len() == 1 {
             let pattern = self.pattern(&group.alternatives[0], inner_optional, frame_max);
             return Some(if group.optional {
-                ItemKind::Optional {
-                    flag: None,
-                    pattern,
-                }
+                ItemKind::Optional { flag: None, pattern }
             } else {
                 // A plain `( ... )` only groups: splice it as one alternative.
                 ItemKind::Alternatives(vec![pattern])

@@ -47,15 +47,16 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
     for decl in &protocol.decls {
         match decl {
             Decl::Port { value, span } => match u16::try_from(*value) {
-                Ok(p) if p > 0 => port = Some(p),
+                Ok(p) if p > 0 => {
+                    if port.is_some() {
+                        diags.push(duplicate_decl("port", *span));
+                    }
+                    port = Some(p);
+                }
                 _ => diags.push(
-                    Diagnostic::new(
-                        Code::BadLiteral,
-                        *span,
-                        format!("port `{value}` is out of range"),
-                    )
-                    .label("not a TCP port")
-                    .help("a port is between 1 and 65535"),
+                    Diagnostic::new(Code::BadLiteral, *span, format!("port `{value}` is out of range"))
+                        .label("not a TCP port")
+                        .help("a port is between 1 and 65535"),
                 ),
             },
             Decl::Pipelined { .. } => pipelined = true,
@@ -125,21 +126,13 @@ fn to_usize(v: u64) -> usize {
 }
 
 fn duplicate_decl(what: &str, span: Span) -> Diagnostic {
-    Diagnostic::new(
-        Code::DuplicateName,
-        span,
-        format!("{what} is declared twice"),
-    )
-    .label("second declaration")
-    .help("keep one declaration")
+    Diagnostic::new(Code::DuplicateName, span, format!("{what} is declared twice"))
+        .label("second declaration")
+        .help("keep one declaration")
 }
 
 /// Lowers `line("\r\n", max = N)` or `length(u16be, max = N)`.
-fn frame_template(
-    call: &Call,
-    defaults: &Defaults,
-    diags: &mut Diagnostics,
-) -> Option<FrameTemplate> {
+fn frame_template(call: &Call, defaults: &Defaults, diags: &mut Diagnostics) -> Option<FrameTemplate> {
     match call.name.name.as_str() {
         "line" => {
             let mut args = Args::new(call, &["delimiter", "max"], diags);
@@ -255,9 +248,16 @@ impl<'a, 'd> Args<'a, 'd> {
                         }
                         _ => {
                             diags.push(
-                                Diagnostic::new(Code::BadConstruct, arg.span, format!("too many arguments to `{what}`"))
-                                    .label("unexpected argument")
-                                    .help(format!("`{what}` takes {}; name the optional ones, as in `max = 1 KiB`", list_names(params))),
+                                Diagnostic::new(
+                                    Code::BadConstruct,
+                                    arg.span,
+                                    format!("too many arguments to `{what}`"),
+                                )
+                                .label("unexpected argument")
+                                .help(format!(
+                                    "`{what}` takes {}; name the optional ones, as in `max = 1 KiB`",
+                                    list_names(params)
+                                )),
                             );
                             continue;
                         }

@@ -8,9 +8,7 @@ use protocol_runtime::layout::{FieldType, Role};
 use super::Defaults;
 use crate::ast::{self, Ident, StateItem};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::ir::{
-    self, Condition, MessageId, Repeat, ReplyItem, ReplySeq, Rule, RuleKind, StateId, Target,
-};
+use crate::ir::{self, Condition, MessageId, Repeat, ReplyItem, ReplySeq, Rule, RuleKind, StateId, Target};
 
 pub(super) fn lower_all(
     protocol: &ast::Protocol,
@@ -63,11 +61,7 @@ pub(super) fn lower_all(
 }
 
 /// Why: a conversation must start somewhere, and exactly one place.
-fn initial_state(
-    protocol: &ast::Protocol,
-    decls: &[&ast::StateDecl],
-    diags: &mut Diagnostics,
-) -> StateId {
+fn initial_state(protocol: &ast::Protocol, decls: &[&ast::StateDecl], diags: &mut Diagnostics) -> StateId {
     if decls.is_empty() {
         diags.push(
             Diagnostic::new(
@@ -76,9 +70,7 @@ fn initial_state(
                 format!("protocol `{}` has no states", protocol.name.name),
             )
             .label("no conversation")
-            .help(
-                "declare at least one state, as in `state Start { server sends Banner -> close; }`",
-            ),
+            .help("declare at least one state, as in `state Start { server sends Banner -> close; }`"),
         );
         return 0;
     }
@@ -117,11 +109,7 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     fn state(&self, s: &ast::StateDecl, defaults: &Defaults, diags: &mut Diagnostics) -> ir::State {
-        let self_id = self
-            .state_ids
-            .get(s.name.name.as_str())
-            .copied()
-            .unwrap_or(0);
+        let self_id = self.state_ids.get(s.name.name.as_str()).copied().unwrap_or(0);
         let mut state = ir::State {
             name: s.name.name.clone(),
             span: s.name.span,
@@ -146,9 +134,7 @@ impl Resolver<'_> {
                         state.incomplete = true;
                         continue;
                     };
-                    let condition = condition
-                        .as_ref()
-                        .and_then(|c| self.condition(id, c, diags));
+                    let condition = condition.as_ref().and_then(|c| self.condition(id, c, diags));
                     let Some(target) = self.target(target, diags) else {
                         state.incomplete = true;
                         continue;
@@ -173,9 +159,7 @@ impl Resolver<'_> {
                         state.incomplete = true;
                         continue;
                     };
-                    let condition = condition
-                        .as_ref()
-                        .and_then(|c| self.condition(id, c, diags));
+                    let condition = condition.as_ref().and_then(|c| self.condition(id, c, diags));
                     let Some(reply) = self.reply(reply, diags) else {
                         state.incomplete = true;
                         continue;
@@ -192,9 +176,13 @@ impl Resolver<'_> {
                 StateItem::Otherwise { reply, span } => {
                     if state.otherwise.is_some() {
                         diags.push(
-                            Diagnostic::new(Code::BadConstruct, *span, format!("state `{}` has two `otherwise` rules", s.name.name))
-                                .label("second `otherwise`")
-                                .help("list every error reply in one rule: `otherwise -> Error | ClientError;`"),
+                            Diagnostic::new(
+                                Code::DuplicateName,
+                                *span,
+                                format!("state `{}` has two `otherwise` rules", s.name.name),
+                            )
+                            .label("second `otherwise`")
+                            .help("list every error reply in one rule: `otherwise -> Error | ClientError;`"),
                         );
                     }
                     state.otherwise = self.reply(reply, diags);
@@ -206,6 +194,15 @@ impl Resolver<'_> {
                     });
                 }
                 StateItem::HalfCloses { role, target, span } => {
+                    if let Some(ast::Target::Close(sp) | ast::Target::HalfClose(sp)) = target {
+                        diags.push(
+                            Diagnostic::new(Code::BadConstruct, *sp, "a half-close leads to a state")
+                                .label("not a state")
+                                .help("write `client half-closes -> Draining;`, or leave the target out to stay in this state"),
+                        );
+                        state.incomplete = true;
+                        continue;
+                    }
                     let target = match target {
                         Some(t) => match self.target(t, diags) {
                             Some(t) => t,
@@ -217,10 +214,7 @@ impl Resolver<'_> {
                         None => Target::State(self_id),
                     };
                     state.rules.push(Rule {
-                        kind: RuleKind::HalfClose {
-                            role: *role,
-                            target,
-                        },
+                        kind: RuleKind::HalfClose { role: *role, target },
                         span: *span,
                     });
                 }
@@ -269,15 +263,10 @@ impl Resolver<'_> {
                 format!("unknown message `{}`", name.name),
             )
             .label("not declared");
-            if let Some(similar) =
-                closest(&name.name, self.messages.iter().map(|m| m.name.as_str()))
-            {
+            if let Some(similar) = closest(&name.name, self.messages.iter().map(|m| m.name.as_str())) {
                 d = d.help(format!("a message with a similar name exists: `{similar}`"));
             } else {
-                d = d.help(format!(
-                    "declare it: `{} message {} = ...;`",
-                    role, name.name
-                ));
+                d = d.help(format!("declare it: `{} message {} = ...;`", role, name.name));
             }
             diags.push(d);
             return None;
@@ -305,12 +294,7 @@ impl Resolver<'_> {
         Some(id)
     }
 
-    fn condition(
-        &self,
-        message: MessageId,
-        name: &Ident,
-        diags: &mut Diagnostics,
-    ) -> Option<Condition> {
+    fn condition(&self, message: MessageId, name: &Ident, diags: &mut Diagnostics) -> Option<Condition> {
         let layout = &self.messages[message].layout;
         let Some(index) = layout.fields.iter().position(|f| f.name == name.name) else {
             diags.push(
@@ -356,13 +340,8 @@ impl Resolver<'_> {
                         format!("unknown state `{}`", name.name),
                     )
                     .label("not declared");
-                    d = match closest(
-                        &name.name,
-                        self.state_decls.iter().map(|s| s.name.name.as_str()),
-                    ) {
-                        Some(similar) => {
-                            d.help(format!("a state with a similar name exists: `{similar}`"))
-                        }
+                    d = match closest(&name.name, self.state_decls.iter().map(|s| s.name.name.as_str())) {
+                        Some(similar) => d.help(format!("a state with a similar name exists: `{similar}`")),
                         None => d.help(format!("declare it: `state {} {{ ... }}`", name.name)),
                     };
                     diags.push(d);

@@ -128,8 +128,8 @@ fn language_reference_examples() {
 
 #[test]
 fn every_code_is_documented() {
-    let doc = std::fs::read_to_string(crate::workspace_root().join("docs/language.md"))
-        .expect("docs/language.md");
+    let doc =
+        std::fs::read_to_string(crate::workspace_root().join("docs/language.md")).expect("docs/language.md");
     for code in Code::ALL {
         assert!(
             doc.contains(code.as_str()),

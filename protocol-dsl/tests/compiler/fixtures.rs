@@ -39,16 +39,12 @@ fn check_valid(kind: &str, path: &std::path::Path) {
 
 #[test]
 fn valid_fixtures() {
-    insta::glob!("../fixtures/valid", "*.proto", |path| check_valid(
-        "valid", path
-    ));
+    insta::glob!("../fixtures/valid", "*.proto", |path| check_valid("valid", path));
 }
 
 #[test]
 fn shipped_specs() {
-    insta::glob!("../../../specs", "*.proto", |path| check_valid(
-        "spec", path
-    ));
+    insta::glob!("../../../specs", "*.proto", |path| check_valid("spec", path));
 }
 
 #[test]
@@ -59,12 +55,9 @@ fn invalid_fixtures() {
             .expect("file name")
             .to_string_lossy()
             .into_owned();
-        let code_str = name
-            .split('-')
-            .next()
-            .expect("fixture named CODE-description");
-        let code = Code::from_code(code_str)
-            .unwrap_or_else(|| panic!("fixture {name} is not named after a code"));
+        let code_str = name.split('-').next().expect("fixture named CODE-description");
+        let code =
+            Code::from_code(code_str).unwrap_or_else(|| panic!("fixture {name} is not named after a code"));
         let bytes = std::fs::read(path).expect("readable fixture");
         let compiled = compile_bytes(&display_name(path), &bytes);
         assert!(
@@ -75,10 +68,7 @@ fn invalid_fixtures() {
             compiled.render(false)
         );
         if code.severity() == protocol_dsl::Severity::Error {
-            assert!(
-                compiled.protocol.is_none(),
-                "a spec with errors yields no IR"
-            );
+            assert!(compiled.protocol.is_none(), "a spec with errors yields no IR");
         }
         insta::assert_snapshot!("invalid", compiled.render(false));
     });

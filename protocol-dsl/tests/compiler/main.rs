@@ -21,9 +21,6 @@ pub fn shipped_specs() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "proto"))
         .collect();
     specs.sort();
-    assert!(
-        specs.len() >= 5,
-        "expected the five seed specs, found {specs:?}"
-    );
+    assert!(specs.len() >= 5, "expected the five seed specs, found {specs:?}");
     specs
 }

@@ -157,11 +157,7 @@ impl Decoder {
             Stage::Start => {
                 let until_close = candidates.iter().find(|m| {
                     matches!(
-                        spec.messages[**m]
-                            .layout
-                            .segments
-                            .first()
-                            .map(|s| &s.framing),
+                        spec.messages[**m].layout.segments.first().map(|s| &s.framing),
                         Some(Framing::UntilClose { .. })
                     )
                 });
@@ -202,26 +198,18 @@ impl Decoder {
             return Err(self.violation(cx, "no message (the peer may not send here)", buf, 0));
         };
         let Some(seg) = spec.messages[first].layout.segments.first() else {
-            return Ok(Step::Done(Decoded::Message(Message::new(
-                first,
-                Vec::new(),
-            ))));
+            return Ok(Step::Done(Decoded::Message(Message::new(first, Vec::new()))));
         };
         match &seg.framing {
             Framing::Line { delimiter, .. } => {
                 let max = candidates
                     .iter()
-                    .filter_map(|m| {
-                        match spec.messages[*m]
-                            .layout
-                            .segments
-                            .first()
-                            .map(|s| &s.framing)
-                        {
+                    .filter_map(
+                        |m| match spec.messages[*m].layout.segments.first().map(|s| &s.framing) {
                             Some(Framing::Line { max, .. }) => Some(*max),
                             _ => None,
-                        }
-                    })
+                        },
+                    )
                     .max()
                     .unwrap_or(0);
                 let Some(content) = self.line(buf, delimiter, max, cx)? else {
@@ -235,17 +223,12 @@ impl Decoder {
             Framing::Length { prefix, .. } => {
                 let max = candidates
                     .iter()
-                    .filter_map(|m| {
-                        match spec.messages[*m]
-                            .layout
-                            .segments
-                            .first()
-                            .map(|s| &s.framing)
-                        {
+                    .filter_map(
+                        |m| match spec.messages[*m].layout.segments.first().map(|s| &s.framing) {
                             Some(Framing::Length { max, .. }) => Some(*max),
                             _ => None,
-                        }
-                    })
+                        },
+                    )
                     .max()
                     .unwrap_or(0);
                 let Some(payload) = self.length_frame(buf, *prefix, max, cx)? else {
@@ -309,8 +292,7 @@ impl Decoder {
         let mut best: Option<Mismatch> = None;
         for &m in candidates {
             let layout = &spec.messages[m].layout;
-            let Some((pattern, max)) = layout.segments.first().and_then(|s| pattern_of(&s.framing))
-            else {
+            let Some((pattern, max)) = layout.segments.first().and_then(|s| pattern_of(&s.framing)) else {
                 continue;
             };
             if frame.len() > max {
@@ -330,10 +312,7 @@ impl Decoder {
                     if best.as_ref().is_none_or(|b| mismatch.offset > b.offset) {
                         best = Some(Mismatch {
                             offset: mismatch.offset,
-                            expected: format!(
-                                "{} of `{}`",
-                                mismatch.expected, spec.messages[m].name
-                            ),
+                            expected: format!("{} of `{}`", mismatch.expected, spec.messages[m].name),
                         });
                     }
                 }
@@ -372,11 +351,7 @@ impl Decoder {
             Framing::Exact(lit) => {
                 let n = lit.len().min(buf.len());
                 if buf[..n] != lit[..n] {
-                    let what = format!(
-                        "\"{}\" in `{}`",
-                        lit.escape_ascii(),
-                        spec.messages[message].name
-                    );
+                    let what = format!("\"{}\" in `{}`", lit.escape_ascii(), spec.messages[message].name);
                     return Err(self.violation(cx, &what, buf, lit.len()));
                 }
                 if n < lit.len() {
@@ -410,11 +385,7 @@ impl Decoder {
                 }
                 next(values)
             }
-            Framing::Length {
-                prefix,
-                max,
-                pattern,
-            } => {
+            Framing::Length { prefix, max, pattern } => {
                 let Some(payload) = self.length_frame(buf, *prefix, *max, cx)? else {
                     self.stage = Stage::Segment {
                         message,
@@ -437,10 +408,7 @@ impl Decoder {
             } => {
                 let n = match len {
                     RawLen::Fixed(n) => *n as u64,
-                    RawLen::Field(id) => values
-                        .get(*id as usize)
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0),
+                    RawLen::Field(id) => values.get(*id as usize).and_then(Value::as_u64).unwrap_or(0),
                 };
                 if n > *max as u64 {
                     if *oversize == Oversize::Discard {

@@ -10,19 +10,11 @@ use crate::value::Value;
 
 /// Appends the bytes of a message with `values` (indexed like
 /// `layout.fields`) to `out`. On error `out` is left as it was.
-pub fn encode(
-    layout: &MessageLayout,
-    values: &[Value],
-    out: &mut BytesMut,
-) -> Result<(), EncodeError> {
+pub fn encode(layout: &MessageLayout, values: &[Value], out: &mut BytesMut) -> Result<(), EncodeError> {
     if values.len() != layout.fields.len() {
         return Err(EncodeError {
             field: String::new(),
-            problem: format!(
-                "{} values given for {} fields",
-                values.len(),
-                layout.fields.len()
-            ),
+            problem: format!("{} values given for {} fields", values.len(), layout.fields.len()),
         });
     }
     let derived = derive_lengths(layout, values)?;
@@ -36,10 +28,7 @@ pub fn encode(
 }
 
 /// Fills the length fields used by `raw(field)` parts from their data.
-fn derive_lengths(
-    layout: &MessageLayout,
-    values: &[Value],
-) -> Result<Option<Vec<Value>>, EncodeError> {
+fn derive_lengths(layout: &MessageLayout, values: &[Value]) -> Result<Option<Vec<Value>>, EncodeError> {
     let mut out: Option<Vec<Value>> = None;
     for seg in &layout.segments {
         let Framing::Raw {
@@ -50,10 +39,7 @@ fn derive_lengths(
         else {
             continue;
         };
-        let data = values[*field as usize]
-            .as_bytes()
-            .map(<[u8]>::len)
-            .unwrap_or(0);
+        let data = values[*field as usize].as_bytes().map(<[u8]>::len).unwrap_or(0);
         let v = out.get_or_insert_with(|| values.to_vec());
         let def = &layout.fields[*len_id as usize];
         v[*len_id as usize] = match def.ty {
@@ -64,11 +50,7 @@ fn derive_lengths(
     Ok(out)
 }
 
-fn encode_segments(
-    layout: &MessageLayout,
-    values: &[Value],
-    out: &mut BytesMut,
-) -> Result<(), EncodeError> {
+fn encode_segments(layout: &MessageLayout, values: &[Value], out: &mut BytesMut) -> Result<(), EncodeError> {
     for seg in &layout.segments {
         match &seg.framing {
             Framing::Exact(lit) => out.put_slice(lit),
@@ -83,10 +65,7 @@ fn encode_segments(
                 if content.len() > *max {
                     return Err(EncodeError {
                         field: String::new(),
-                        problem: format!(
-                            "line of {} bytes exceeds its max of {max}",
-                            content.len()
-                        ),
+                        problem: format!("line of {} bytes exceeds its max of {max}", content.len()),
                     });
                 }
                 if memchr::memmem::find(content, delimiter).is_some() {
@@ -100,20 +79,13 @@ fn encode_segments(
                 }
                 out.put_slice(delimiter);
             }
-            Framing::Length {
-                prefix,
-                max,
-                pattern,
-            } => {
+            Framing::Length { prefix, max, pattern } => {
                 let mut payload = BytesMut::new();
                 encode_pattern(layout, pattern, values, &mut payload)?;
                 if payload.len() > *max {
                     return Err(EncodeError {
                         field: String::new(),
-                        problem: format!(
-                            "frame of {} bytes exceeds its max of {max}",
-                            payload.len()
-                        ),
+                        problem: format!("frame of {} bytes exceeds its max of {max}", payload.len()),
                     });
                 }
                 put_length(*prefix, payload.len(), out).map_err(|e| EncodeError {
@@ -122,16 +94,12 @@ fn encode_segments(
                 })?;
                 out.put_slice(&payload);
             }
-            Framing::Raw {
-                len, max, field, ..
-            } => {
+            Framing::Raw { len, max, field, .. } => {
                 let def = &layout.fields[*field as usize];
-                let data = values[*field as usize]
-                    .as_bytes()
-                    .ok_or_else(|| EncodeError {
-                        field: def.name.clone(),
-                        problem: "needs bytes".into(),
-                    })?;
+                let data = values[*field as usize].as_bytes().ok_or_else(|| EncodeError {
+                    field: def.name.clone(),
+                    problem: "needs bytes".into(),
+                })?;
                 if let RawLen::Fixed(n) = len {
                     if data.len() != *n {
                         return Err(EncodeError {
@@ -150,12 +118,10 @@ fn encode_segments(
             }
             Framing::UntilClose { max, field } | Framing::Available { max, field } => {
                 let def = &layout.fields[*field as usize];
-                let data = values[*field as usize]
-                    .as_bytes()
-                    .ok_or_else(|| EncodeError {
-                        field: def.name.clone(),
-                        problem: "needs bytes".into(),
-                    })?;
+                let data = values[*field as usize].as_bytes().ok_or_else(|| EncodeError {
+                    field: def.name.clone(),
+                    problem: "needs bytes".into(),
+                })?;
                 if data.len() > *max {
                     return Err(EncodeError {
                         field: def.name.clone(),

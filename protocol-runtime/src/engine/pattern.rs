@@ -103,39 +103,30 @@ impl<'a> Matcher<'a> {
                 }
             },
             ItemKind::Alternatives(alts) => {
+                // Field-less parts (the compiler allows no fields in them):
+                // the longest match wins, as for choices.
+                let mut best = None;
                 for alt in alts {
                     if let Ok(end) = self.items(&alt.items, pos, tails) {
-                        return Ok(end);
+                        best = best.max(Some(end));
                     }
                 }
-                Err(())
+                best.ok_or(())
             }
         }
     }
 
-    fn field(
-        &mut self,
-        ty: &FieldType,
-        name: &str,
-        pos: usize,
-        suffix: usize,
-    ) -> Result<(Value, usize), ()> {
+    fn field(&mut self, ty: &FieldType, name: &str, pos: usize, suffix: usize) -> Result<(Value, usize), ()> {
         let rest = &self.input[pos..];
         match ty {
             FieldType::Token { max } => {
-                let len = rest
-                    .iter()
-                    .position(|&b| !is_token_byte(b))
-                    .unwrap_or(rest.len());
+                let len = rest.iter().position(|&b| !is_token_byte(b)).unwrap_or(rest.len());
                 if len == 0 {
                     self.fail(pos, format!("token `{name}`"));
                     return Err(());
                 }
                 if len > *max {
-                    self.fail(
-                        pos,
-                        format!("token `{name}` of at most {max} bytes (got {len})"),
-                    );
+                    self.fail(pos, format!("token `{name}` of at most {max} bytes (got {len})"));
                     return Err(());
                 }
                 match std::str::from_utf8(&rest[..len]) {
@@ -255,10 +246,7 @@ pub fn is_token_byte(b: u8) -> bool {
 fn parse_int(rest: &[u8], kind: IntKind) -> Result<(Value, usize), &'static str> {
     let negative = kind.signed && rest.first() == Some(&b'-');
     let start = usize::from(negative);
-    let digits = rest[start..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
+    let digits = rest[start..].iter().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 {
         return Err("integer");
     }
@@ -340,20 +328,14 @@ fn any_present(items: &[Item], values: &[Value]) -> bool {
     items.iter().any(|i| match &i.kind {
         ItemKind::Field(id) => !matches!(values[*id as usize], Value::Absent),
         ItemKind::Optional { pattern, flag } => {
-            flag.is_some_and(|f| values[f as usize].is_present())
-                || any_present(&pattern.items, values)
+            flag.is_some_and(|f| values[f as usize].is_present()) || any_present(&pattern.items, values)
         }
         ItemKind::Alternatives(alts) => alts.iter().any(|a| any_present(&a.items, values)),
         ItemKind::Literal(_) => false,
     })
 }
 
-fn encode_field(
-    ty: &FieldType,
-    name: &str,
-    value: &Value,
-    out: &mut BytesMut,
-) -> Result<(), EncodeError> {
+fn encode_field(ty: &FieldType, name: &str, value: &Value, out: &mut BytesMut) -> Result<(), EncodeError> {
     match (ty, value) {
         (_, Value::Absent) => Err(bad(name, "is required here")),
         (FieldType::Token { max }, v) => {
@@ -396,10 +378,7 @@ fn encode_field(
                 other => return Err(bad(name, format!("needs an integer, not {other:?}"))),
             };
             if n < kind.min_value() || n > kind.max_value() as i128 {
-                return Err(bad(
-                    name,
-                    format!("{n} is out of range for `{}`", kind.name()),
-                ));
+                return Err(bad(name, format!("{n} is out of range for `{}`", kind.name())));
             }
             let mut buf = itoa_buf(n);
             out.put_slice(buf.as_bytes_mut());
