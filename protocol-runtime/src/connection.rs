@@ -89,7 +89,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
                 self.rbuf.reserve(READ_CHUNK);
             }
-            let between_messages = self.rbuf.is_empty();
+            let between_messages = self.rbuf.is_empty() && !self.session.mid_message();
             let shutdown = self.shutdown.clone();
             tokio::select! {
                 read = tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.rbuf)) => match read {

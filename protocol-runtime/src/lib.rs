@@ -13,6 +13,7 @@ pub mod connection;
 pub mod engine;
 pub mod error;
 pub mod layout;
+pub mod server;
 pub mod session;
 pub mod spec;
 pub mod transport;

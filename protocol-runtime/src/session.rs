@@ -108,6 +108,11 @@ impl Session {
     pub fn is_finished(&self) -> bool {
         self.finished
     }
+    /// Whether part of a message has been read and the rest is awaited.
+    pub fn mid_message(&self) -> bool {
+        self.decoder.mid_message()
+    }
+
     /// Bytes received and consumed so far.
     pub fn received_bytes(&self) -> u64 {
         self.decoder.offset() + self.ignored
