@@ -8,14 +8,18 @@
 //! [`diagnostic::render`] prints with `--> file:line:col` and a caret.
 
 pub mod ast;
+pub mod builder;
 pub mod diagnostic;
 pub mod dump;
 pub mod parse;
 
+pub use builder::{compile, Builder};
 pub use diagnostic::{Code, Diagnostic, Diagnostics, Severity, Source};
 pub mod check;
+pub mod codegen;
 pub mod ir;
 pub mod lower;
+pub mod macro_support;
 
 use std::path::Path;
 

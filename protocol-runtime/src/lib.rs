@@ -17,7 +17,19 @@ pub mod server;
 pub mod session;
 pub mod spec;
 pub mod transport;
+pub mod typed;
 pub mod value;
 
+pub use bytes;
 pub use error::{Error, ProtocolViolation, Result};
 pub use value::{Message, Value};
+
+/// Includes the code `protocol_dsl::compile` wrote to `OUT_DIR` for a
+/// protocol: `protocol_runtime::include_protocol!("greeting");` defines
+/// `mod greeting`.
+#[macro_export]
+macro_rules! include_protocol {
+    ($name:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $name, ".rs"));
+    };
+}

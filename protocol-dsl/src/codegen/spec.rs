@@ -1,0 +1,313 @@
+//! The spec itself as Rust: a function that builds the IR the engine runs,
+//! so generated code needs no compiler at run time.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use protocol_runtime::layout::{
+    FieldDef, FieldType, Framing, Item, ItemKind, LengthPrefix, MessageLayout, Oversize, Pattern, RawLen,
+    Role, Segment, Span,
+};
+
+use crate::ir::{Condition, Protocol, Repeat, Reply, Rule, RuleKind, State, Target};
+
+pub fn build_fn(p: &Protocol) -> TokenStream {
+    let name = &p.name;
+    let span = span(p.span);
+    let port = match p.port {
+        Some(port) => quote!(::std::option::Option::Some(#port)),
+        None => quote!(::std::option::Option::None),
+    };
+    let pipelined = p.pipelined;
+    let messages = p.messages.iter().map(|m| {
+        let (name, span, role, layout) = (&m.name, span_tokens(m.span), role(m.role), layout(&m.layout));
+        quote!(rt::spec::Message { name: #name.into(), span: #span, role: #role, layout: #layout })
+    });
+    let states = p.states.iter().map(state);
+    let initial = p.initial;
+    quote! {
+        /// The spec this module was generated from, as the engine runs it
+        /// (built once, shared by every connection).
+        pub fn spec() -> ::std::sync::Arc<rt::spec::Protocol> {
+            static SPEC: ::std::sync::OnceLock<::std::sync::Arc<rt::spec::Protocol>> = ::std::sync::OnceLock::new();
+            SPEC.get_or_init(|| {
+                ::std::sync::Arc::new(rt::spec::Protocol {
+                    name: #name.into(),
+                    span: #span,
+                    port: #port,
+                    pipelined: #pipelined,
+                    messages: ::std::vec![#(#messages),*],
+                    states: ::std::vec![#(#states),*],
+                    initial: #initial,
+                })
+            })
+            .clone()
+        }
+    }
+}
+
+fn span(s: Span) -> TokenStream {
+    span_tokens(s)
+}
+
+fn span_tokens(s: Span) -> TokenStream {
+    let (start, end) = (s.start, s.end);
+    quote!(rt::layout::Span { start: #start, end: #end })
+}
+
+fn role(r: Role) -> TokenStream {
+    match r {
+        Role::Client => quote!(rt::layout::Role::Client),
+        Role::Server => quote!(rt::layout::Role::Server),
+    }
+}
+
+fn bytes(b: &[u8]) -> TokenStream {
+    let lit = proc_macro2::Literal::byte_string(b);
+    quote!(#lit.to_vec())
+}
+
+fn layout(l: &MessageLayout) -> TokenStream {
+    let segments = l.segments.iter().map(segment);
+    let fields = l.fields.iter().map(field);
+    quote!(rt::layout::MessageLayout {
+        segments: ::std::vec![#(#segments),*],
+        fields: ::std::vec![#(#fields),*]
+    })
+}
+
+fn field(f: &FieldDef) -> TokenStream {
+    let (name, ty, optional, derived, span) =
+        (&f.name, field_type(&f.ty), f.optional, f.derived, span(f.span));
+    quote!(rt::layout::FieldDef { name: #name.into(), ty: #ty, optional: #optional, derived: #derived, span: #span })
+}
+
+fn field_type(t: &FieldType) -> TokenStream {
+    match t {
+        FieldType::Token { max } => quote!(rt::layout::FieldType::Token { max: #max }),
+        FieldType::Text => quote!(rt::layout::FieldType::Text),
+        FieldType::Bytes => quote!(rt::layout::FieldType::Bytes),
+        FieldType::Int(k) => {
+            let (signed, bits) = (k.signed, k.bits);
+            quote!(rt::layout::FieldType::Int(rt::layout::IntKind { signed: #signed, bits: #bits }))
+        }
+        FieldType::Choice(options) => {
+            let options = options.iter().map(|o| bytes(o));
+            quote!(rt::layout::FieldType::Choice(::std::vec![#(#options),*]))
+        }
+        FieldType::Flag => quote!(rt::layout::FieldType::Flag),
+        FieldType::List {
+            item,
+            separator,
+            min,
+            max,
+        } => {
+            let (item, separator) = (field_type(item), bytes(separator));
+            quote!(rt::layout::FieldType::List { item: ::std::boxed::Box::new(#item), separator: #separator, min: #min, max: #max })
+        }
+    }
+}
+
+fn segment(s: &Segment) -> TokenStream {
+    let span = span(s.span);
+    let framing = match &s.framing {
+        Framing::Exact(b) => {
+            let b = bytes(b);
+            quote!(rt::layout::Framing::Exact(#b))
+        }
+        Framing::Line {
+            delimiter,
+            max,
+            pattern: p,
+        } => {
+            let (d, p) = (bytes(delimiter), pattern(p));
+            quote!(rt::layout::Framing::Line { delimiter: #d, max: #max, pattern: #p })
+        }
+        Framing::Length {
+            prefix,
+            max,
+            pattern: p,
+        } => {
+            let (prefix, p) = (length_prefix(*prefix), pattern(p));
+            quote!(rt::layout::Framing::Length { prefix: #prefix, max: #max, pattern: #p })
+        }
+        Framing::Raw {
+            len,
+            max,
+            oversize,
+            field,
+        } => {
+            let len = match len {
+                RawLen::Fixed(n) => quote!(rt::layout::RawLen::Fixed(#n)),
+                RawLen::Field(f) => quote!(rt::layout::RawLen::Field(#f)),
+            };
+            let oversize = match oversize {
+                Oversize::Reject => quote!(rt::layout::Oversize::Reject),
+                Oversize::Discard => quote!(rt::layout::Oversize::Discard),
+            };
+            quote!(rt::layout::Framing::Raw { len: #len, max: #max, oversize: #oversize, field: #field })
+        }
+        Framing::UntilClose { max, field } => {
+            quote!(rt::layout::Framing::UntilClose { max: #max, field: #field })
+        }
+        Framing::Available { max, field } => {
+            quote!(rt::layout::Framing::Available { max: #max, field: #field })
+        }
+    };
+    quote!(rt::layout::Segment { framing: #framing, span: #span })
+}
+
+fn length_prefix(p: LengthPrefix) -> TokenStream {
+    match p {
+        LengthPrefix::U8 => quote!(rt::layout::LengthPrefix::U8),
+        LengthPrefix::U16Be => quote!(rt::layout::LengthPrefix::U16Be),
+        LengthPrefix::U16Le => quote!(rt::layout::LengthPrefix::U16Le),
+        LengthPrefix::U32Be => quote!(rt::layout::LengthPrefix::U32Be),
+        LengthPrefix::U32Le => quote!(rt::layout::LengthPrefix::U32Le),
+        LengthPrefix::U64Be => quote!(rt::layout::LengthPrefix::U64Be),
+        LengthPrefix::U64Le => quote!(rt::layout::LengthPrefix::U64Le),
+        LengthPrefix::Varint => quote!(rt::layout::LengthPrefix::Varint),
+    }
+}
+
+fn pattern(p: &Pattern) -> TokenStream {
+    let items = p.items.iter().map(item);
+    quote!(rt::layout::Pattern {
+        items: ::std::vec![#(#items),*]
+    })
+}
+
+fn item(i: &Item) -> TokenStream {
+    let span = span(i.span);
+    let kind = match &i.kind {
+        ItemKind::Literal(b) => {
+            let b = bytes(b);
+            quote!(rt::layout::ItemKind::Literal(#b))
+        }
+        ItemKind::Field(f) => quote!(rt::layout::ItemKind::Field(#f)),
+        ItemKind::Optional { flag, pattern: p } => {
+            let flag = match flag {
+                Some(f) => quote!(::std::option::Option::Some(#f)),
+                None => quote!(::std::option::Option::None),
+            };
+            let p = pattern(p);
+            quote!(rt::layout::ItemKind::Optional { flag: #flag, pattern: #p })
+        }
+        ItemKind::Alternatives(alts) => {
+            let alts = alts.iter().map(pattern);
+            quote!(rt::layout::ItemKind::Alternatives(::std::vec![#(#alts),*]))
+        }
+    };
+    quote!(rt::layout::Item { kind: #kind, span: #span })
+}
+
+fn state(s: &State) -> TokenStream {
+    let (name, span, rules) = (&s.name, span(s.span), s.rules.iter().map(rule));
+    let secs = s.timeout.as_secs();
+    let nanos = s.timeout.subsec_nanos();
+    let otherwise = match &s.otherwise {
+        Some(r) => {
+            let r = reply(r);
+            quote!(::std::option::Option::Some(#r))
+        }
+        None => quote!(::std::option::Option::None),
+    };
+    let ignore = match s.ignore {
+        Some(r) => {
+            let r = role(r);
+            quote!(::std::option::Option::Some(#r))
+        }
+        None => quote!(::std::option::Option::None),
+    };
+    let (duplex, incomplete) = (s.duplex, s.incomplete);
+    quote!(rt::spec::State {
+        name: #name.into(),
+        span: #span,
+        timeout: ::std::time::Duration::new(#secs, #nanos),
+        rules: ::std::vec![#(#rules),*],
+        otherwise: #otherwise,
+        ignore: #ignore,
+        duplex: #duplex,
+        incomplete: #incomplete,
+    })
+}
+
+fn condition(c: &Option<Condition>) -> TokenStream {
+    match c {
+        Some(c) => {
+            let (field, name, span) = (c.field, &c.name, span(c.span));
+            quote!(::std::option::Option::Some(rt::spec::Condition { field: #field, name: #name.into(), span: #span }))
+        }
+        None => quote!(::std::option::Option::None),
+    }
+}
+
+fn target(t: &Target) -> TokenStream {
+    match t {
+        Target::State(s) => quote!(rt::spec::Target::State(#s)),
+        Target::Close => quote!(rt::spec::Target::Close),
+        Target::HalfClose => quote!(rt::spec::Target::HalfClose),
+    }
+}
+
+fn rule(r: &Rule) -> TokenStream {
+    let span = span(r.span);
+    let kind = match &r.kind {
+        RuleKind::Send {
+            role: ro,
+            message,
+            condition: c,
+            target: t,
+        } => {
+            let (ro, c, t) = (role(*ro), condition(c), target(t));
+            quote!(rt::spec::RuleKind::Send { role: #ro, message: #message, condition: #c, target: #t })
+        }
+        RuleKind::Exchange {
+            request,
+            condition: c,
+            reply: r,
+        } => {
+            let (c, r) = (condition(c), reply(r));
+            quote!(rt::spec::RuleKind::Exchange { request: #request, condition: #c, reply: #r })
+        }
+        RuleKind::Close { role: ro } => {
+            let ro = role(*ro);
+            quote!(rt::spec::RuleKind::Close { role: #ro })
+        }
+        RuleKind::HalfClose { role: ro, target: t } => {
+            let (ro, t) = (role(*ro), target(t));
+            quote!(rt::spec::RuleKind::HalfClose { role: #ro, target: #t })
+        }
+    };
+    quote!(rt::spec::Rule { kind: #kind, span: #span })
+}
+
+fn reply(r: &Reply) -> TokenStream {
+    match r {
+        Reply::None { span: s } => {
+            let s = span(*s);
+            quote!(rt::spec::Reply::None { span: #s })
+        }
+        Reply::Close { span: s } => {
+            let s = span(*s);
+            quote!(rt::spec::Reply::Close { span: #s })
+        }
+        Reply::Sequences(seqs) => {
+            let seqs = seqs.iter().map(|seq| {
+                let s = span(seq.span);
+                let items = seq.items.iter().map(|i| {
+                    let (m, s) = (i.message, span(i.span));
+                    let rep = match i.repeat {
+                        Repeat::One => quote!(rt::spec::Repeat::One),
+                        Repeat::Optional => quote!(rt::spec::Repeat::Optional),
+                        Repeat::ZeroOrMore => quote!(rt::spec::Repeat::ZeroOrMore),
+                        Repeat::OneOrMore => quote!(rt::spec::Repeat::OneOrMore),
+                    };
+                    quote!(rt::spec::ReplyItem { message: #m, repeat: #rep, span: #s })
+                });
+                quote!(rt::spec::ReplySeq { items: ::std::vec![#(#items),*], span: #s })
+            });
+            quote!(rt::spec::Reply::Sequences(::std::vec![#(#seqs),*]))
+        }
+    }
+}

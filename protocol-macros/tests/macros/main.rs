@@ -1,0 +1,3 @@
+//! The proc-macro's integration tests, one module per area.
+
+mod generated;
