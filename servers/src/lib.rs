@@ -9,6 +9,7 @@ pub mod clock;
 pub mod daytime;
 pub mod echo;
 pub mod greeting;
+pub mod memcached;
 
 /// The code generated from the shipped specs.
 pub mod specs {

@@ -1,0 +1,1 @@
+//! The memcached reference server (being written).
