@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod run;
+
 #[derive(Parser)]
 #[command(
     name = "conformance",
@@ -30,6 +32,24 @@ enum Color {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Replay transcripts against a live server, playing the client.
+    ///
+    /// Each case runs on its own connection. Without `--target`, each suite
+    /// runs against the project's reference server for its spec, started
+    /// in-process on an ephemeral loopback port.
+    ///
+    /// Exit status: 0 when every case passes, 1 when any fails, 2 for usage
+    /// errors or invalid transcripts, 3 when the target cannot be reached.
+    #[command(after_help = "Examples:\n  \
+        conformance run                                   # every bundled suite, built-in servers\n  \
+        conformance run conformance/suites/memcached --target 127.0.0.1:11211\n  \
+        conformance run my.transcript --split bytes --junit report.xml\n  \
+        conformance run --split random:42 --json report.json\n\n\
+        Split modes: whole (each step's bytes in one write), bytes (one byte per write),\n\
+        random:SEED (cut at seeded random points), coalesce (every write a case can make\n\
+        before it must wait for an answer, in one write).\n\n\
+        Transcript format: docs/transcripts.md")]
+    Run(run::RunArgs),
     /// Parse and check `.proto` specs and print their diagnostics.
     ///
     /// Exit status: 0 when no spec has an error (warnings are allowed),
@@ -64,6 +84,7 @@ fn main() -> ExitCode {
             deny_warnings,
             ir,
         } => check(&specs, deny_warnings, ir, color),
+        Command::Run(args) => run::main(args),
     }
 }
 

@@ -21,7 +21,7 @@ pub enum FrameError {
     BadVarint,
     #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
     EncodeTooLong { len: usize, max: usize },
-    #[error("frame content contains its own delimiter")]
+    #[error("frame content contains its own delimiter, or ends in its first bytes")]
     EncodeDelimiter,
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -73,6 +73,23 @@ impl LineScanner {
     pub fn reset(&mut self) {
         self.scanned = 0;
     }
+}
+
+/// Whether `content` followed by `delimiter` reads back as `content`: the
+/// content holds no delimiter, and its end does not begin one that the
+/// appended delimiter completes (with "||", "a|" would be sent as "a|||" and
+/// read back as "a", leaving a stray "|").
+pub(crate) fn ends_cleanly(content: &[u8], delimiter: &[u8]) -> bool {
+    if delimiter.is_empty() {
+        return true;
+    }
+    if find(content, delimiter).is_some() {
+        return false;
+    }
+    let tail = content.len().saturating_sub(delimiter.len() - 1);
+    let mut probe = content[tail..].to_vec();
+    probe.extend_from_slice(delimiter);
+    find(&probe, delimiter) == Some(probe.len() - delimiter.len())
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -131,7 +148,7 @@ impl<T: AsRef<[u8]>> tokio_util::codec::Encoder<T> for LineCodec {
                 max: self.max,
             });
         }
-        if find(line, &self.delimiter).is_some() {
+        if !ends_cleanly(line, &self.delimiter) {
             return Err(FrameError::EncodeDelimiter);
         }
         dst.reserve(line.len() + self.delimiter.len());

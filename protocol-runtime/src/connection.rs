@@ -159,6 +159,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(())
     }
 
+    /// Takes the bytes queued by [`queue`](Connection::queue) without
+    /// writing them, so a caller can write them its own way (the conformance
+    /// runner splits writes deliberately). The session has already moved.
+    pub fn take_queued(&mut self) -> BytesMut {
+        std::mem::take(&mut self.wbuf)
+    }
+
+    /// Reads exactly `n` bytes outside the spec (the session does not see
+    /// them), waiting at most `timeout`. Returns fewer if the peer closes.
+    pub async fn recv_raw(&mut self, n: usize, timeout: Duration) -> Result<bytes::Bytes, Error> {
+        let deadline = Instant::now() + timeout;
+        while self.rbuf.len() < n && !self.eof {
+            self.rbuf
+                .reserve(READ_CHUNK.max(n - self.rbuf.len()).min(1 << 20));
+            match tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.rbuf)).await {
+                Err(_) => break,
+                Ok(Err(e)) => return Err(Error::Io(e)),
+                Ok(Ok(0)) => self.eof = true,
+                Ok(Ok(_)) => {}
+            }
+        }
+        let take = n.min(self.rbuf.len());
+        Ok(self.rbuf.split_to(take).freeze())
+    }
+
+    /// Waits up to `timeout` for the peer's next move at the byte level,
+    /// without decoding: bytes, end of stream, a reset, or nothing.
+    pub async fn peek_activity(&mut self, timeout: Duration) -> Activity {
+        if !self.rbuf.is_empty() {
+            return Activity::Bytes(self.rbuf.len());
+        }
+        if self.eof {
+            return Activity::Closed;
+        }
+        self.rbuf.reserve(READ_CHUNK);
+        match tokio::time::timeout(timeout, self.io.read_buf(&mut self.rbuf)).await {
+            Err(_) => Activity::Silent,
+            Ok(Ok(0)) => {
+                self.eof = true;
+                Activity::Closed
+            }
+            Ok(Ok(n)) => Activity::Bytes(n),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => Activity::Reset,
+            Ok(Err(e)) => Activity::Failed(e),
+        }
+    }
+
     /// Unread bytes buffered from the peer.
     pub fn buffered(&self) -> &[u8] {
         &self.rbuf
@@ -167,6 +214,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     pub fn into_parts(self) -> (S, Session) {
         (self.io, self.session)
     }
+}
+
+/// What the peer did, at the byte level (see [`Connection::peek_activity`]).
+#[derive(Debug)]
+pub enum Activity {
+    /// Bytes arrived (and are buffered for the next `recv`).
+    Bytes(usize),
+    /// End of stream.
+    Closed,
+    /// The connection was reset.
+    Reset,
+    /// Nothing within the time.
+    Silent,
+    /// Another I/O error.
+    Failed(std::io::Error),
 }
 
 async fn wait_shutdown(rx: Option<watch::Receiver<bool>>) {

@@ -49,7 +49,7 @@ struct ReplyCursor {
 }
 
 /// One side of one connection.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Session {
     spec: Arc<Protocol>,
     role: Role,
@@ -321,6 +321,14 @@ impl Session {
         engine::encode(&def.layout, &msg.fields, out)
             .map_err(|e| Error::Misuse(format!("cannot encode `{}`: {e}", def.name)))?;
         self.apply(self.role, msg, now).map_err(Error::Misuse)
+    }
+
+    /// Moves the session as if `from` had sent `msg`, without encoding or
+    /// decoding anything: for checking a script of messages against the spec
+    /// (the conformance runner's transcripts) before any byte is sent.
+    pub fn observe(&mut self, from: Role, msg: &Message, now: Instant) -> Result<(), Error> {
+        self.allowed(from, msg).map_err(Error::Misuse)?;
+        self.apply(from, msg, now).map_err(Error::Misuse)
     }
 
     /// Shuts our writing side down, if the spec allows it here.

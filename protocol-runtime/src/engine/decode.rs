@@ -28,7 +28,7 @@ pub enum Decoded {
     Unrecognized { frame: Bytes, mismatch: String },
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 enum Stage {
     /// Waiting for the first segment of whichever message comes.
     #[default]
@@ -49,7 +49,7 @@ enum Stage {
 }
 
 /// Decodes the messages of one direction of a connection.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Decoder {
     stage: Stage,
     scanner: LineScanner,

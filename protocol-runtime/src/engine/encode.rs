@@ -4,7 +4,7 @@
 use bytes::{BufMut, BytesMut};
 
 use super::pattern::{encode_pattern, EncodeError};
-use crate::codec::put_length;
+use crate::codec::{ends_cleanly, put_length};
 use crate::layout::{FieldType, Framing, MessageLayout, RawLen};
 use crate::value::Value;
 
@@ -68,11 +68,11 @@ fn encode_segments(layout: &MessageLayout, values: &[Value], out: &mut BytesMut)
                         problem: format!("line of {} bytes exceeds its max of {max}", content.len()),
                     });
                 }
-                if memchr::memmem::find(content, delimiter).is_some() {
+                if !ends_cleanly(content, delimiter) {
                     return Err(EncodeError {
                         field: String::new(),
                         problem: format!(
-                            "a value contains the line delimiter \"{}\"",
+                            "a value contains the line delimiter \"{}\", or ends in its first bytes",
                             delimiter.escape_ascii()
                         ),
                     });

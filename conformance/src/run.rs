@@ -1,0 +1,357 @@
+//! `conformance run`.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conformance::report::RunReport;
+use conformance::runner::{run_case, CaseReport, RunConfig, Split};
+use conformance::targets;
+use conformance::transcript::{self, Suite};
+use protocol_runtime::layout::Role;
+use protocol_runtime::transport::{Address, TlsClient};
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Suite folders or transcript files (default: every bundled suite).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// The server to test: `host:port` or `unix:/path` (default: the built-in
+    /// reference server of each suite's spec).
+    #[arg(long, value_name = "ADDR")]
+    target: Option<String>,
+    /// How to cut the runner's writes: whole, bytes, random:SEED or coalesce.
+    #[arg(long, default_value = "whole", value_name = "MODE")]
+    split: Split,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write a JSON report (with each case's byte log).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Connect over TLS.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: trust the certificates in this PEM file.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    ca: Option<PathBuf>,
+    /// With --tls: the name to check the server's certificate against.
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    server_name: Option<String>,
+    /// Cases run at once (exclusive cases always run alone).
+    #[arg(long, default_value_t = 8)]
+    jobs: usize,
+    /// How long to wait for each expected step (unless the transcript says).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    step_timeout: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: write 500ms, 5s or 1min"))?;
+    match &s[digits.len()..] {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "min" => Ok(Duration::from_secs(n * 60)),
+        other => Err(format!("unknown unit `{other}`: use ms, s or min")),
+    }
+}
+
+/// The bundled suites: `conformance/suites/<spec>/*.transcript`.
+pub fn bundled_suites_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("suites")
+}
+
+fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
+            found.sort();
+            if found.is_empty() {
+                return Err(format!("`{}` holds no .transcript files", p.display()));
+            }
+            out.extend(found);
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("`{}` does not exist", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "transcript") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+pub fn main(args: RunArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let paths = if args.paths.is_empty() {
+        vec![bundled_suites_dir()]
+    } else {
+        args.paths.clone()
+    };
+    let files = match collect(&paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut suites = Vec::new();
+    let mut invalid = false;
+    for f in &files {
+        match transcript::load(f, Role::Client) {
+            Ok(s) => suites.push(Arc::new(s)),
+            Err(e) => {
+                eprint!("{e}");
+                invalid = true;
+            }
+        }
+    }
+    if invalid {
+        eprintln!("error: invalid transcripts: nothing was sent");
+        return ExitCode::from(2);
+    }
+    let tls = match tls_config(&args) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let target = match &args.target {
+        Some(t) => match t.parse::<Address>() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+
+    // One target per spec: the given one, or the spec's built-in server.
+    let mut by_spec: BTreeMap<String, Vec<Arc<Suite>>> = BTreeMap::new();
+    for s in suites {
+        by_spec.entry(s.spec_name.clone()).or_default().push(s);
+    }
+    let prefix = run_prefix();
+    let started = Instant::now();
+    let total: usize = by_spec.values().flatten().map(|s| s.cases.len()).sum();
+    let progress = Progress::new(total as u64);
+    let mut reports: Vec<CaseReport> = Vec::new();
+    let mut target_names = Vec::new();
+    for (spec, suites) in &by_spec {
+        let (address, builtin) = match &target {
+            Some(a) => (a.clone(), None),
+            None => {
+                let spec_key = Path::new(spec)
+                    .file_stem()
+                    .map_or(spec.clone(), |s| s.to_string_lossy().into_owned());
+                match targets::start(&spec_key).await {
+                    Ok(Some(b)) => (b.address.clone(), Some(b)),
+                    Ok(None) => {
+                        eprintln!("error: no built-in server for spec `{spec}`: give --target ADDR");
+                        return ExitCode::from(2);
+                    }
+                    Err(e) => {
+                        eprintln!("error: cannot start the built-in server for `{spec}`: {e}");
+                        return ExitCode::from(3);
+                    }
+                }
+            }
+        };
+        target_names.push(match &builtin {
+            Some(b) => format!("built-in {} ({})", b.name, b.address),
+            None => address.to_string(),
+        });
+        let cfg = RunConfig {
+            target: address,
+            tls: tls.clone(),
+            split: args.split,
+            prefix: prefix.clone(),
+            step_timeout: args.step_timeout,
+            connect_timeout: Duration::from_secs(5),
+        };
+        reports.extend(run_suites(suites, &cfg, args.jobs.max(1), &progress).await);
+        if let Some(b) = builtin {
+            b.stop().await;
+        }
+    }
+    progress.finish();
+    let report = RunReport {
+        cases: reports,
+        split: args.split.to_string(),
+        target: target_names.join(", "),
+        duration: started.elapsed(),
+    };
+    print!("{}", report.summary());
+    for (path, text) in [
+        (
+            &args.junit,
+            args.junit
+                .as_ref()
+                .map(|_| conformance::report::junit::render(&report)),
+        ),
+        (
+            &args.json,
+            args.json
+                .as_ref()
+                .map(|_| conformance::report::json::render(&report)),
+        ),
+    ] {
+        if let (Some(path), Some(text)) = (path, text) {
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if report.unreachable() > 0 {
+        ExitCode::from(3)
+    } else if report.failed() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Runs the cases of some suites: shared ones `jobs` at a time, exclusive
+/// ones alone afterwards. Reports come back in listing order.
+async fn run_suites(
+    suites: &[Arc<Suite>],
+    cfg: &RunConfig,
+    jobs: usize,
+    progress: &Progress,
+) -> Vec<CaseReport> {
+    let mut order = Vec::new();
+    for (si, s) in suites.iter().enumerate() {
+        for (ci, _) in s.cases.iter().enumerate() {
+            order.push((si, ci));
+        }
+    }
+    let mut results: Vec<Option<CaseReport>> = vec![None; order.len()];
+    let shared: Vec<usize> = (0..order.len())
+        .filter(|&k| !suites[order[k].0].cases[order[k].1].exclusive)
+        .collect();
+    let exclusive: Vec<usize> = (0..order.len())
+        .filter(|&k| suites[order[k].0].cases[order[k].1].exclusive)
+        .collect();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs));
+    let mut set = tokio::task::JoinSet::new();
+    for k in shared {
+        let (si, ci) = order[k];
+        let suite = suites[si].clone();
+        let cfg = cfg.clone();
+        let permit = semaphore.clone().acquire_owned().await.expect("semaphore open");
+        set.spawn(async move {
+            let _permit = permit;
+            (k, run_case(&suite, &suite.cases[ci], &cfg).await)
+        });
+        while let Some(Ok((k, r))) = set.try_join_next() {
+            progress.tick();
+            results[k] = Some(r);
+        }
+    }
+    while let Some(joined) = set.join_next().await {
+        if let Ok((k, r)) = joined {
+            progress.tick();
+            results[k] = Some(r);
+        }
+    }
+    for k in exclusive {
+        let (si, ci) = order[k];
+        results[k] = Some(run_case(&suites[si], &suites[si].cases[ci], cfg).await);
+        progress.tick();
+    }
+    results.into_iter().flatten().collect()
+}
+
+/// A key prefix no other run shares: `{prefix}` in transcripts becomes it.
+fn run_prefix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("c{:x}{:x}-", std::process::id(), nanos & 0xffff)
+}
+
+fn tls_config(args: &RunArgs) -> Result<Option<TlsClient>, String> {
+    if !args.tls {
+        return Ok(None);
+    }
+    let Some(ca) = &args.ca else {
+        return Err("--tls needs --ca FILE (the certificates to trust)".into());
+    };
+    let pem = std::fs::read(ca).map_err(|e| format!("cannot read `{}`: {e}", ca.display()))?;
+    let mut client = TlsClient::from_ca_pem(&pem).map_err(|e| format!("`{}`: {e}", ca.display()))?;
+    if let Some(name) = &args.server_name {
+        client = client.with_server_name(name.clone());
+    }
+    Ok(Some(client))
+}
+
+/// A progress bar, shown only on a terminal and only once a run has taken
+/// more than a second.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(total: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total),
+                indicatif::ProgressDrawTarget::hidden(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed}")
+            {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Progress {
+            bar,
+            started: Instant::now(),
+        }
+    }
+    fn tick(&self) {
+        if let Some(bar) = &self.bar {
+            if bar.is_hidden() && self.started.elapsed() > Duration::from_secs(1) {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            bar.inc(1);
+        }
+    }
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! Checks a transcript against its spec before anything is sent: every
+//! message and field exists and has the right type, derived lengths are left
+//! out, and the messages come in an order the spec's state machine allows.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use protocol_runtime::layout::{FieldDef, FieldType, Role, Span};
+use protocol_runtime::session::Session;
+use protocol_runtime::spec::{MessageId, Protocol};
+use protocol_runtime::{Message, Value};
+
+use super::ast::{self, Alternative, StepKind, Transcript, ValueExpr, ValueKind};
+use super::TranscriptError;
+
+/// A field value to send.
+#[derive(Debug, Clone)]
+pub enum Template {
+    Value(Value),
+    /// A value captured earlier in the case.
+    Capture(String),
+    /// A length derived from data when encoding.
+    Derived,
+    List(Vec<Template>),
+}
+
+/// What a received field must be.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Any,
+    Exact(Value),
+    Regex(regex::Regex),
+    /// Binds on first sight, must be equal afterwards.
+    Capture(String),
+    List(Vec<Matcher>),
+}
+
+impl Matcher {
+    fn is_wildcard(&self) -> bool {
+        match self {
+            Matcher::Any => true,
+            Matcher::List(items) => items.iter().all(Matcher::is_wildcard),
+            _ => false,
+        }
+    }
+}
+
+/// One acceptable message in an expectation.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub message: MessageId,
+    pub fields: Vec<Matcher>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Send {
+        message: MessageId,
+        fields: Vec<Template>,
+    },
+    Expect {
+        alternatives: Vec<Expected>,
+        within: Option<Duration>,
+    },
+    RawSend(Vec<u8>),
+    RawExpect(Vec<u8>),
+    /// The peer sends nothing for this long.
+    ExpectSilence(Duration),
+    ExpectClose(Option<Duration>),
+    ExpectReset(Option<Duration>),
+    ExpectHalfClose(Option<Duration>),
+    /// We shut down our writing side.
+    HalfClose,
+    /// We close the connection.
+    Close,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckedStep {
+    pub line: usize,
+    pub text: String,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckedCase {
+    pub name: String,
+    pub line: usize,
+    pub exclusive: bool,
+    pub timeout: Option<Duration>,
+    pub steps: Vec<CheckedStep>,
+}
+
+struct Checker<'a> {
+    spec: &'a Arc<Protocol>,
+    played: Role,
+    text: &'a str,
+    errors: Vec<TranscriptError>,
+}
+
+/// Checks with the transcript's text at hand, for line numbers and step texts.
+pub fn check(
+    t: &Transcript,
+    spec: &Arc<Protocol>,
+    played: Role,
+    text: &str,
+) -> Result<Vec<CheckedCase>, Vec<TranscriptError>> {
+    let mut c = Checker {
+        spec,
+        played,
+        text,
+        errors: Vec::new(),
+    };
+    let cases = t.cases.iter().map(|case| c.case(case)).collect();
+    if c.errors.is_empty() {
+        Ok(cases)
+    } else {
+        Err(c.errors)
+    }
+}
+
+impl Checker<'_> {
+    fn line(&self, span: Span) -> usize {
+        let at = (span.start as usize).min(self.text.len());
+        self.text[..at].bytes().filter(|b| *b == b'\n').count() + 1
+    }
+
+    fn snippet(&self, span: Span) -> String {
+        let r = span.range();
+        self.text
+            .get(r)
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn case(&mut self, case: &ast::Case) -> CheckedCase {
+        let now = Instant::now();
+        // Two models of the conversation, one per side, to check the order.
+        let mut model = Session::new(self.spec.clone(), self.played, now);
+        let mut steps = Vec::new();
+        let mut expectations = 0usize;
+        let mut concrete = 0usize;
+        for step in &case.steps {
+            let action = match &step.kind {
+                StepKind::Raw { role, bytes } if *role == self.played => Action::RawSend(bytes.clone()),
+                StepKind::Raw { bytes, .. } => {
+                    concrete += 1;
+                    Action::RawExpect(bytes.clone())
+                }
+                StepKind::Silent { role, duration } if *role != self.played => {
+                    concrete += 1;
+                    Action::ExpectSilence(*duration)
+                }
+                StepKind::Silent { .. } => {
+                    self.errors.push(
+                        TranscriptError::new(
+                            step.span,
+                            format!("`silent` describes the peer; this run plays the {}", self.played),
+                        )
+                        .label("cannot make our own side silent")
+                        .help("to wait, expect the peer to be silent, or remove the step"),
+                    );
+                    continue;
+                }
+                StepKind::Closes { role, within } if *role != self.played => {
+                    concrete += 1;
+                    Action::ExpectClose(*within)
+                }
+                StepKind::Resets { role, within } if *role != self.played => {
+                    concrete += 1;
+                    Action::ExpectReset(*within)
+                }
+                StepKind::HalfCloses { role, within } if *role != self.played => {
+                    concrete += 1;
+                    Action::ExpectHalfClose(*within)
+                }
+                StepKind::Closes { .. } => Action::Close,
+                StepKind::HalfCloses { .. } => {
+                    if let Err(e) = model.shutdown_write(now) {
+                        self.errors
+                            .push(TranscriptError::new(step.span, e.to_string()).label("not allowed here"));
+                    }
+                    Action::HalfClose
+                }
+                StepKind::Resets { .. } => {
+                    self.errors.push(
+                        TranscriptError::new(step.span, "a run cannot reset its own connection")
+                            .help("use `closes`, or expect the peer to reset"),
+                    );
+                    continue;
+                }
+                StepKind::Message {
+                    role,
+                    alternatives,
+                    within,
+                } => {
+                    if *role == self.played {
+                        let Some(action) = self.send(role, alternatives, step.span, &mut model) else {
+                            continue;
+                        };
+                        action
+                    } else {
+                        expectations += 1;
+                        let Some((action, all_wild)) = self.expect(*role, alternatives, *within, &mut model)
+                        else {
+                            continue;
+                        };
+                        if !all_wild {
+                            concrete += 1;
+                        }
+                        action
+                    }
+                }
+            };
+            steps.push(CheckedStep {
+                line: self.line(step.span),
+                text: self.snippet(step.span),
+                action,
+            });
+        }
+        if expectations > 0 && concrete == 0 {
+            self.errors.push(
+                TranscriptError::new(
+                    case.span,
+                    format!("every expectation of case `{}` is a wildcard", case.name),
+                )
+                .label("this case cannot fail on what the peer sends")
+                .help("expect at least one exact value, pattern or capture, or a close"),
+            );
+        }
+        CheckedCase {
+            name: case.name.clone(),
+            line: self.line(case.span),
+            exclusive: case.exclusive,
+            timeout: case.timeout,
+            steps,
+        }
+    }
+
+    fn message(&mut self, alt: &Alternative, role: Role) -> Option<MessageId> {
+        let Some(id) = self.spec.message(&alt.message) else {
+            let names: Vec<&str> = self
+                .spec
+                .messages
+                .iter()
+                .filter(|m| m.role == role)
+                .map(|m| m.name.as_str())
+                .collect();
+            self.errors.push(
+                TranscriptError::new(alt.message_span, format!("unknown message `{}`", alt.message))
+                    .label("not in the spec")
+                    .help(format!("the {role}'s messages are {}", names.join(", "))),
+            );
+            return None;
+        };
+        let def = &self.spec.messages[id];
+        if def.role != role {
+            self.errors.push(
+                TranscriptError::new(
+                    alt.message_span,
+                    format!("`{}` is a {} message, not a {role} one", alt.message, def.role),
+                )
+                .label("wrong role"),
+            );
+            return None;
+        }
+        Some(id)
+    }
+
+    /// The fields of `alt` in layout order, each checked; `None` if any is wrong.
+    fn fields<T>(
+        &mut self,
+        id: MessageId,
+        alt: &Alternative,
+        mut convert: impl FnMut(&mut Self, &FieldDef, &ValueExpr) -> Option<T>,
+        derived: impl Fn() -> T,
+        missing: impl Fn(&FieldDef) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        let layout = &self.spec.messages[id].layout;
+        let mut ok = true;
+        for f in &alt.fields {
+            match layout.fields.iter().find(|d| d.name == f.name) {
+                None => {
+                    let names: Vec<&str> = layout
+                        .fields
+                        .iter()
+                        .filter(|d| !d.derived)
+                        .map(|d| d.name.as_str())
+                        .collect();
+                    self.errors.push(
+                        TranscriptError::new(
+                            f.name_span,
+                            format!("`{}` has no field `{}`", alt.message, f.name),
+                        )
+                        .label("unknown field")
+                        .help(format!(
+                            "its fields are {}",
+                            if names.is_empty() {
+                                "none".into()
+                            } else {
+                                names.join(", ")
+                            }
+                        )),
+                    );
+                    ok = false;
+                }
+                Some(d) if d.derived => {
+                    self.errors.push(
+                        TranscriptError::new(
+                            f.name_span,
+                            format!("field `{}` is a length derived from the data", f.name),
+                        )
+                        .label("never written")
+                        .help("leave it out: it is computed from the data it measures"),
+                    );
+                    ok = false;
+                }
+                Some(_) => {}
+            }
+            if alt.fields.iter().filter(|g| g.name == f.name).count() > 1 {
+                self.errors.push(TranscriptError::new(
+                    f.name_span,
+                    format!("field `{}` is given twice", f.name),
+                ));
+                ok = false;
+            }
+        }
+        let mut out = Vec::new();
+        for d in &layout.fields.clone() {
+            if d.derived {
+                out.push(derived());
+                continue;
+            }
+            match alt.fields.iter().find(|f| f.name == d.name) {
+                Some(f) => match convert(self, d, &f.value) {
+                    Some(v) => out.push(v),
+                    None => ok = false,
+                },
+                None => match missing(d) {
+                    Some(v) => out.push(v),
+                    None => {
+                        self.errors.push(
+                            TranscriptError::new(
+                                alt.span,
+                                format!("field `{}` of `{}` is missing", d.name, alt.message),
+                            )
+                            .label("every field is given")
+                            .help(format!("write `{}: _` to accept any value", d.name)),
+                        );
+                        ok = false;
+                    }
+                },
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn send(&mut self, role: &Role, alts: &[Alternative], span: Span, model: &mut Session) -> Option<Action> {
+        if alts.len() != 1 {
+            self.errors.push(
+                TranscriptError::new(span, format!("the {role} sends one message, not a choice"))
+                    .label("this run plays this side")
+                    .help("alternatives (`A | B`) are for what the peer may send"),
+            );
+            return None;
+        }
+        let alt = &alts[0];
+        let id = self.message(alt, *role)?;
+        let templates = self.fields(
+            id,
+            alt,
+            |c, d, v| c.template(d, &d.ty, v),
+            || Template::Derived,
+            |d| (d.ty == FieldType::Flag).then_some(Template::Value(Value::Bool(false))),
+        )?;
+        let values: Vec<Value> = templates.iter().map(model_value).collect();
+        if let Err(e) = model.observe(*role, &Message::new(id, values), Instant::now()) {
+            self.errors.push(
+                TranscriptError::new(alt.span, order_message(&e))
+                    .label("the spec's state machine does not allow this here"),
+            );
+        }
+        Some(Action::Send {
+            message: id,
+            fields: templates,
+        })
+    }
+
+    fn expect(
+        &mut self,
+        role: Role,
+        alts: &[Alternative],
+        within: Option<Duration>,
+        model: &mut Session,
+    ) -> Option<(Action, bool)> {
+        let mut expected = Vec::new();
+        let mut all_wild = true;
+        for alt in alts {
+            let id = self.message(alt, role)?;
+            let matchers = self.fields(
+                id,
+                alt,
+                |c, d, v| c.matcher(d, &d.ty, v),
+                || Matcher::Any,
+                |d| (d.ty == FieldType::Flag).then_some(Matcher::Any),
+            )?;
+            all_wild &= matchers.iter().all(Matcher::is_wildcard) && !matchers.is_empty();
+            expected.push(Expected {
+                message: id,
+                fields: matchers,
+            });
+        }
+        // Every alternative must be possible here; the first one moves the model.
+        for (i, e) in expected.iter().enumerate() {
+            let values: Vec<Value> = e.fields.iter().map(|_| Value::Absent).collect();
+            let mut probe = model.clone();
+            if let Err(err) = probe.observe(role, &Message::new(e.message, values), Instant::now()) {
+                self.errors.push(
+                    TranscriptError::new(alts[i].span, order_message(&err))
+                        .label("the spec's state machine does not allow this here"),
+                );
+                return None;
+            }
+            if i == 0 {
+                *model = probe;
+            }
+        }
+        Some((
+            Action::Expect {
+                alternatives: expected,
+                within,
+            },
+            all_wild,
+        ))
+    }
+
+    fn template(&mut self, d: &FieldDef, ty: &FieldType, v: &ValueExpr) -> Option<Template> {
+        match &v.kind {
+            ValueKind::Capture(name) => Some(Template::Capture(name.clone())),
+            ValueKind::Wildcard | ValueKind::Regex(_) => {
+                self.errors.push(
+                    TranscriptError::new(v.span, format!("cannot send a pattern for field `{}`", d.name))
+                        .label("this side is played by the run")
+                        .help("give the exact value to send"),
+                );
+                None
+            }
+            ValueKind::List(items) => match ty {
+                FieldType::List { item, .. } => items
+                    .iter()
+                    .map(|i| self.template(d, item, i))
+                    .collect::<Option<Vec<_>>>()
+                    .map(Template::List),
+                _ => self.literal(d, ty, v).map(Template::Value),
+            },
+            _ => self.literal(d, ty, v).map(Template::Value),
+        }
+    }
+
+    fn matcher(&mut self, d: &FieldDef, ty: &FieldType, v: &ValueExpr) -> Option<Matcher> {
+        match &v.kind {
+            ValueKind::Wildcard => Some(Matcher::Any),
+            ValueKind::Capture(name) => Some(Matcher::Capture(name.clone())),
+            ValueKind::Regex(r) => {
+                if !matches!(ty, FieldType::Text | FieldType::Token { .. } | FieldType::Bytes) {
+                    self.errors.push(
+                        TranscriptError::new(
+                            v.span,
+                            format!("a pattern applies to text fields; `{}` is not one", d.name),
+                        )
+                        .label("not a text field"),
+                    );
+                    return None;
+                }
+                match regex::Regex::new(&format!("^(?:{r})$")) {
+                    Ok(re) => Some(Matcher::Regex(re)),
+                    Err(e) => {
+                        self.errors.push(
+                            TranscriptError::new(v.span, format!("invalid pattern: {e}"))
+                                .label("not a regex"),
+                        );
+                        None
+                    }
+                }
+            }
+            ValueKind::List(items) => match ty {
+                FieldType::List { item, .. } => items
+                    .iter()
+                    .map(|i| self.matcher(d, item, i))
+                    .collect::<Option<Vec<_>>>()
+                    .map(Matcher::List),
+                _ => self.literal(d, ty, v).map(Matcher::Exact),
+            },
+            _ => self.literal(d, ty, v).map(Matcher::Exact),
+        }
+    }
+
+    /// An exact value of the field's type.
+    fn literal(&mut self, d: &FieldDef, ty: &FieldType, v: &ValueExpr) -> Option<Value> {
+        let bad = |c: &mut Self, want: &str| {
+            c.errors.push(
+                TranscriptError::new(v.span, format!("field `{}` takes {want}", d.name))
+                    .label("wrong kind of value"),
+            );
+            None
+        };
+        match (&v.kind, ty) {
+            (ValueKind::None, _) if d.optional => Some(Value::Absent),
+            (ValueKind::None, _) => bad(self, "a value (it is not optional)"),
+            (ValueKind::Bytes(b), FieldType::Token { .. } | FieldType::Text) => {
+                match String::from_utf8(b.clone()) {
+                    Ok(s) => Some(Value::Str(s)),
+                    Err(_) => bad(self, "UTF-8 text"),
+                }
+            }
+            (ValueKind::Bytes(b), FieldType::Bytes) => Some(Value::Bytes(b.clone().into())),
+            (ValueKind::Bytes(b), FieldType::Choice(options)) => match options.iter().position(|o| o == b) {
+                Some(i) => Some(Value::Choice(i)),
+                None => {
+                    let names: Vec<String> = options
+                        .iter()
+                        .map(|o| format!("\"{}\"", o.escape_ascii()))
+                        .collect();
+                    bad(self, &format!("one of {}", names.join(", ")))
+                }
+            },
+            (ValueKind::Bool(b), FieldType::Flag) => Some(Value::Bool(*b)),
+            (ValueKind::Number(n), FieldType::Int(k)) => {
+                if *n < k.min_value() || *n > k.max_value() as i128 {
+                    return bad(
+                        self,
+                        &format!("a `{}` ({}..={})", k.name(), k.min_value(), k.max_value()),
+                    );
+                }
+                Some(if k.signed {
+                    Value::I64(*n as i64)
+                } else {
+                    Value::U64(*n as u64)
+                })
+            }
+            (ValueKind::List(items), FieldType::List { item, .. }) => items
+                .iter()
+                .map(|i| self.literal(d, item, i))
+                .collect::<Option<Vec<_>>>()
+                .map(Value::List),
+            (_, FieldType::Token { .. } | FieldType::Text) => bad(self, "a string"),
+            (_, FieldType::Bytes) => bad(self, "a byte string"),
+            (_, FieldType::Choice(_)) => bad(self, "one of its literals, as a string"),
+            (_, FieldType::Flag) => bad(self, "`true` or `false`"),
+            (_, FieldType::Int(_)) => bad(self, "a number"),
+            (_, FieldType::List { .. }) => bad(self, "a list `[...]`"),
+        }
+    }
+}
+
+/// The value a model session sees for a template (only conditions matter).
+fn model_value(t: &Template) -> Value {
+    match t {
+        Template::Value(v) => v.clone(),
+        _ => Value::Absent,
+    }
+}
+
+fn order_message(e: &protocol_runtime::Error) -> String {
+    match e {
+        protocol_runtime::Error::Misuse(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
