@@ -187,10 +187,13 @@ async fn run(args: RunArgs) -> ExitCode {
                 }
             }
         };
-        target_names.push(match &builtin {
+        let name = match &builtin {
             Some(b) => format!("built-in {} ({})", b.name, b.address),
             None => address.to_string(),
-        });
+        };
+        if !target_names.contains(&name) {
+            target_names.push(name);
+        }
         let cfg = RunConfig {
             target: address,
             tls: tls.clone(),

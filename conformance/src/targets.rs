@@ -53,6 +53,15 @@ pub async fn start(spec: &str) -> std::io::Result<Option<BuiltIn>> {
         "daytime-server" => tokio::spawn(servers::daytime::serve(listener, config, stats, shutdown)),
         "echo-server" => tokio::spawn(servers::echo::serve(listener, config, stats, shutdown)),
         "greeting-server" => tokio::spawn(servers::greeting::serve(listener, config, stats, shutdown)),
+        "memcached-server" => tokio::spawn(servers::memcached::serve(
+            listener,
+            servers::memcached::MemcachedConfig {
+                server: config,
+                ..Default::default()
+            },
+            stats,
+            shutdown,
+        )),
         _ => return Ok(None),
     };
     Ok(Some(BuiltIn {

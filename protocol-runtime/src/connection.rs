@@ -76,6 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     async fn recv_until(&mut self, call_deadline: Option<Instant>) -> Result<Event, Error> {
+        let started = Instant::now();
         loop {
             let now = Instant::now().into_std();
             if let Some(event) = self.session.receive(&mut self.rbuf, now)? {
@@ -93,7 +94,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let shutdown = self.shutdown.clone();
             tokio::select! {
                 read = tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.rbuf)) => match read {
-                    Err(_) => return Err(self.session.timeout_error()),
+                    Err(_) => {
+                        let mut e = self.session.timeout_error();
+                        // The call's own limit came first: report that one.
+                        if let (Some(call), Error::Timeout { after, .. }) = (call_deadline, &mut e) {
+                            if call < state_deadline {
+                                *after = call.saturating_duration_since(started);
+                            }
+                        }
+                        return Err(e);
+                    }
                     Ok(Err(e)) => return Err(Error::Io(e)),
                     Ok(Ok(0)) => self.eof = true,
                     Ok(Ok(_)) => {}

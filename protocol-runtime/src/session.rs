@@ -113,9 +113,9 @@ impl Session {
         self.decoder.mid_message()
     }
 
-    /// Bytes received and consumed so far.
+    /// Bytes received and consumed so far (ignored input included).
     pub fn received_bytes(&self) -> u64 {
-        self.decoder.offset() + self.ignored
+        self.decoder.offset()
     }
 
     /// Overrides the spec's per-state timeouts for this connection.
@@ -148,12 +148,21 @@ impl Session {
     /// Messages the peer may send next.
     pub fn expected(&self) -> Vec<MessageId> {
         let peer = self.role.peer();
+        let mut out = Vec::new();
         if peer == Role::Server {
-            if let Some(cursor) = self.pending.front() {
-                return self.cursor_messages(cursor);
+            for cursor in &self.pending {
+                for m in self.cursor_messages(cursor) {
+                    if !out.contains(&m) {
+                        out.push(m);
+                    }
+                }
+                // A reply that may be over (`A B?` after `A`) lets what
+                // follows it start.
+                if !cursor.may_end(&self.spec) {
+                    return out;
+                }
             }
         }
-        let mut out = Vec::new();
         for rule in &self.spec.states[self.state].rules {
             let m = match &rule.kind {
                 RuleKind::Send { role, message, .. } if *role == peer => *message,
@@ -191,6 +200,7 @@ impl Session {
             let n = buf.len();
             let _ = buf.split_to(n);
             self.ignored += n as u64;
+            self.decoder.skipped(n as u64);
             return Ok(Some(Event::Ignored { bytes: n }));
         }
         let candidates = self.expected();
@@ -225,6 +235,11 @@ impl Session {
             return Ok(Event::Closed);
         }
         let peer = self.role.peer();
+        if peer == Role::Server {
+            while self.pending.front().is_some_and(|c| c.may_end(&self.spec)) {
+                self.pending.pop_front();
+            }
+        }
         // A reply that is the server closing (memcached's `quit`).
         if peer == Role::Server && self.pending.front().is_some_and(|c| c.close) {
             self.pending.pop_front();
@@ -255,7 +270,7 @@ impl Session {
         match d {
             Decoded::Message(m) => {
                 self.apply(self.role.peer(), &m, now)
-                    .map_err(|e| self.violation(e, &[]))?;
+                    .map_err(|e| self.violation(e, self.decoder.offset(), &[]))?;
                 Ok(Event::Message(m))
             }
             Decoded::Discarded {
@@ -266,7 +281,7 @@ impl Session {
                 // The request still draws a reply (memcached's "object too large").
                 let m = Message::new(message, fields.clone());
                 self.apply(self.role.peer(), &m, now)
-                    .map_err(|e| self.violation(e, &[]))?;
+                    .map_err(|e| self.violation(e, self.decoder.offset(), &[]))?;
                 Ok(Event::Discarded {
                     message,
                     fields,
@@ -281,16 +296,16 @@ impl Session {
                     self.entered = now;
                     return Ok(Event::Unrecognized { frame });
                 }
-                Err(self.violation(mismatch, &frame))
+                Err(self.violation(mismatch, self.decoder.frame_start(), &frame))
             }
         }
     }
 
-    fn violation(&self, expected: String, got: &[u8]) -> Error {
+    fn violation(&self, expected: String, offset: u64, got: &[u8]) -> Error {
         Error::Peer(ProtocolViolation {
             state: self.state_name().to_string(),
             expected,
-            offset: self.decoder.offset().saturating_sub(got.len() as u64),
+            offset,
             got: Excerpt::of(got),
         })
     }
@@ -357,7 +372,12 @@ impl Session {
                 .rules
                 .iter()
                 .any(|r| matches!(&r.kind, RuleKind::Close { role } if *role == self.role))
-                && (self.role == Role::Client || self.pending.is_empty())
+                && (self.role == Role::Client || !self.owes_reply())
+    }
+
+    /// Whether a reply is owed that cannot be over yet.
+    fn owes_reply(&self) -> bool {
+        self.pending.iter().any(|c| !c.may_end(&self.spec))
     }
 
     fn message_name(&self, id: MessageId) -> &str {
@@ -367,11 +387,12 @@ impl Session {
     /// Whether `from` may send `msg` now; `Err` says why not.
     fn allowed(&self, from: Role, msg: &Message) -> Result<(), String> {
         if from == Role::Server {
-            if let Some(cursor) = self.pending.front() {
-                return if self.cursor_messages(cursor).contains(&msg.id) {
-                    Ok(())
-                } else {
-                    Err(format!(
+            for cursor in &self.pending {
+                if self.cursor_messages(cursor).contains(&msg.id) {
+                    return Ok(());
+                }
+                if !cursor.may_end(&self.spec) {
+                    return Err(format!(
                         "`{}` is not a reply the server may send now in state `{}` (expected {})",
                         self.message_name(msg.id),
                         self.state_name(),
@@ -380,8 +401,8 @@ impl Session {
                             .map(|m| format!("`{}`", self.message_name(*m)))
                             .collect::<Vec<_>>()
                             .join(" or ")
-                    ))
-                };
+                    ));
+                }
             }
         }
         let found = self.spec.states[self.state].rules.iter().any(|r| match &r.kind {
@@ -396,7 +417,7 @@ impl Session {
                 self.state_name()
             ));
         }
-        if from == Role::Client && from == self.role && !self.spec.pipelined && !self.pending.is_empty() {
+        if from == Role::Client && from == self.role && !self.spec.pipelined && self.owes_reply() {
             return Err(format!(
                 "`{}` is not pipelined: wait for the reply to the previous request before sending `{}`",
                 self.spec.name,
@@ -411,18 +432,22 @@ impl Session {
         self.entered = now;
         // A reply to an earlier request?
         if from == Role::Server {
-            if let Some(cursor) = self.pending.front_mut() {
-                let spec = Arc::clone(&self.spec);
-                if !cursor.advance(&spec, msg.id) {
+            let spec = Arc::clone(&self.spec);
+            while let Some(cursor) = self.pending.front_mut() {
+                if cursor.advance(&spec, msg.id) {
+                    if cursor.complete(&spec) {
+                        self.pending.pop_front();
+                    }
+                    return Ok(());
+                }
+                if !cursor.may_end(&spec) {
                     return Err(format!(
                         "`{}` is not a reply expected here",
                         spec.messages[msg.id].name
                     ));
                 }
-                if cursor.complete(&spec) {
-                    self.pending.pop_front();
-                }
-                return Ok(());
+                // That reply was over: this message is what follows it.
+                self.pending.pop_front();
             }
         }
         let state = &self.spec.states[self.state];
@@ -611,6 +636,13 @@ impl ReplyCursor {
         self.started = true;
         self.point = self.close_point(spec, next);
         true
+    }
+
+    /// The reply may be over here, though more of it may follow (`A B?`
+    /// after `A`): the next message tells.
+    fn may_end(&self, spec: &Protocol) -> bool {
+        let seqs = self.seqs(spec);
+        self.point.iter().any(|&(a, idx)| idx >= seqs[a].items.len())
     }
 
     /// The reply is over: it has reached its end and nothing more may follow.

@@ -148,6 +148,9 @@ fn field_match(m: &Matcher, got: &Value, captures: &mut Captures, prefix: &str) 
                 ))
             }
         }
+        Matcher::Capture(name) if *got == Value::Absent => {
+            Err(format!("expected a value to capture in ${name}, got none"))
+        }
         Matcher::Capture(name) => match captures.get(name) {
             Some(bound) if bound == got => Ok(()),
             Some(bound) => Err(format!("expected ${name} = {}, got {}", show(bound), show(got))),

@@ -132,7 +132,7 @@ pub async fn run_case(suite: &Suite, case: &CheckedCase, cfg: &RunConfig) -> Cas
         .set_timeout(Some(case.timeout.unwrap_or(cfg.step_timeout)));
     let outcome = match player.play().await {
         Ok(()) => Outcome::Passed,
-        Err(f) => Outcome::Failed(f),
+        Err(f) => Outcome::Failed(*f),
     };
     let log = snapshot(&log);
     report(outcome, log)
@@ -152,7 +152,7 @@ struct Player<'a> {
 }
 
 impl Player<'_> {
-    async fn play(&mut self) -> Result<(), Failure> {
+    async fn play(&mut self) -> Result<(), Box<Failure>> {
         let steps = &self.case.steps;
         let mut done = vec![false; steps.len()];
         let mut pending = BytesMut::new();
@@ -175,6 +175,9 @@ impl Player<'_> {
                         // must arrive goes now, in one write.
                         if self.pipelined {
                             for j in i + 1..steps.len() {
+                                if done[j] {
+                                    continue;
+                                }
                                 match &steps[j].action {
                                     Action::Send { fields, .. } if !self.uses_unbound(fields) => {
                                         self.encode(j, &mut pending)?;
@@ -184,7 +187,11 @@ impl Player<'_> {
                                         self.encode(j, &mut pending)?;
                                         done[j] = true;
                                     }
-                                    Action::Send { .. } | Action::HalfClose | Action::Close => break,
+                                    // A silence must be observed before what follows it is sent.
+                                    Action::Send { .. }
+                                    | Action::HalfClose
+                                    | Action::Close
+                                    | Action::ExpectSilence(_) => break,
                                     _ => {}
                                 }
                             }
@@ -212,9 +219,9 @@ impl Player<'_> {
         expected: impl Into<String>,
         got: impl Into<String>,
         bytes: Option<&[u8]>,
-    ) -> Failure {
+    ) -> Box<Failure> {
         let step = self.case.steps.get(i);
-        Failure {
+        Box::new(Failure {
             line: step.map_or(self.case.line, |s| s.line),
             step: step.map_or_else(String::new, |s| s.text.clone()),
             state: self.conn.session().state_name().to_string(),
@@ -223,11 +230,11 @@ impl Player<'_> {
             bytes: bytes
                 .filter(|b| !b.is_empty())
                 .map(|b| Excerpt::of(b).to_string()),
-        }
+        })
     }
 
     /// Appends step `i`'s bytes to `pending` (moving the session for messages).
-    fn encode(&mut self, i: usize, pending: &mut BytesMut) -> Result<(), Failure> {
+    fn encode(&mut self, i: usize, pending: &mut BytesMut) -> Result<(), Box<Failure>> {
         match &self.case.steps[i].action {
             Action::Send { message, fields } => {
                 let values = matching::instantiate(fields, &self.captures, &self.cfg.prefix)
@@ -245,7 +252,7 @@ impl Player<'_> {
         Ok(())
     }
 
-    async fn write(&mut self, i: usize, pending: &mut BytesMut) -> Result<(), Failure> {
+    async fn write(&mut self, i: usize, pending: &mut BytesMut) -> Result<(), Box<Failure>> {
         if pending.is_empty() {
             return Ok(());
         }
@@ -282,7 +289,7 @@ impl Player<'_> {
         within.or(self.case.timeout).unwrap_or(self.cfg.step_timeout)
     }
 
-    async fn act(&mut self, i: usize, action: &Action) -> Result<(), Failure> {
+    async fn act(&mut self, i: usize, action: &Action) -> Result<(), Box<Failure>> {
         let spec = self.conn.session().spec().clone();
         match action {
             Action::Expect { alternatives, within } => {
@@ -311,15 +318,16 @@ impl Player<'_> {
                             Err(self.fail(i, expected.clone(), "the peer closed the connection", None))
                         }
                         Ok(other) => Err(self.fail(i, expected.clone(), format!("{other:?}"), None)),
-                        Err(Error::Peer(v)) => Err(Failure {
-                            bytes: Some(v.got.to_string()),
-                            ..self.fail(
+                        Err(Error::Peer(v)) => {
+                            let mut f = self.fail(
                                 i,
                                 format!("{expected} ({})", v.expected),
                                 format!("bytes the spec does not allow at byte {}", v.offset),
                                 None,
-                            )
-                        }),
+                            );
+                            f.bytes = Some(v.got.to_string());
+                            Err(f)
+                        }
                         Err(e @ Error::Timeout { .. }) => {
                             let buffered = self.conn.buffered().to_vec();
                             Err(self.fail(i, expected.clone(), e.to_string(), Some(&buffered)))
@@ -373,7 +381,7 @@ impl Player<'_> {
         }
     }
 
-    fn activity_failure(&self, i: usize, expected: &str, got: Activity) -> Failure {
+    fn activity_failure(&self, i: usize, expected: &str, got: Activity) -> Box<Failure> {
         let buffered = self.conn.buffered().to_vec();
         let what = match got {
             Activity::Bytes(_) => "bytes".to_string(),

@@ -140,6 +140,7 @@ impl Checker<'_> {
         // Two models of the conversation, one per side, to check the order.
         let mut model = Session::new(self.spec.clone(), self.played, now);
         let mut steps = Vec::new();
+        let errors_before = self.errors.len();
         let mut expectations = 0usize;
         let mut concrete = 0usize;
         for step in &case.steps {
@@ -220,7 +221,7 @@ impl Checker<'_> {
                 action,
             });
         }
-        if expectations > 0 && concrete == 0 {
+        if expectations > 0 && concrete == 0 && self.errors.len() == errors_before {
             self.errors.push(
                 TranscriptError::new(
                     case.span,
@@ -413,6 +414,7 @@ impl Checker<'_> {
             });
         }
         // Every alternative must be possible here; the first one moves the model.
+        let mut first = None;
         for (i, e) in expected.iter().enumerate() {
             let values: Vec<Value> = e.fields.iter().map(|_| Value::Absent).collect();
             let mut probe = model.clone();
@@ -423,9 +425,10 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            if i == 0 {
-                *model = probe;
-            }
+            first.get_or_insert(probe);
+        }
+        if let Some(next) = first {
+            *model = next;
         }
         Some((
             Action::Expect {

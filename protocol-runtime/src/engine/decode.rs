@@ -55,6 +55,10 @@ pub struct Decoder {
     scanner: LineScanner,
     /// Bytes consumed since the connection began (for error offsets).
     offset: u64,
+    /// Where the content of the last line or length-prefixed frame began:
+    /// a line's content is followed by its delimiter, so the offset after it
+    /// less the content's length is not where it began.
+    frame_start: u64,
 }
 
 /// What the caller knows about where the decoder is (for error messages).
@@ -70,6 +74,17 @@ impl Decoder {
     /// Bytes consumed so far.
     pub fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// Where the content of the last frame read began.
+    pub fn frame_start(&self) -> u64 {
+        self.frame_start
+    }
+
+    /// Counts `n` bytes that the caller consumed itself (input the spec
+    /// ignores), so that offsets stay offsets in the whole stream.
+    pub fn skipped(&mut self, n: u64) {
+        self.offset += n;
     }
 
     /// Whether a message has been started but not finished.
@@ -498,6 +513,7 @@ impl Decoder {
     ) -> Result<Option<Bytes>, Error> {
         match self.scanner.next_line(buf, delimiter, max) {
             Ok(Some((content, consumed))) => {
+                self.frame_start = self.offset;
                 self.offset += consumed as u64;
                 Ok(Some(content))
             }
@@ -540,6 +556,7 @@ impl Decoder {
             return Ok(None);
         }
         buf.advance(plen);
+        self.frame_start = self.offset + plen as u64;
         self.offset += total as u64;
         Ok(Some(buf.split_to(len as usize).freeze()))
     }
@@ -569,7 +586,7 @@ impl Decoder {
                 spec.messages[message].name,
                 m.offset + 1
             ),
-            offset: self.offset.saturating_sub(frame.len() as u64),
+            offset: self.frame_start,
             got: Excerpt::of(frame),
         })
     }

@@ -278,7 +278,7 @@ fn parse_int(rest: &[u8], kind: IntKind) -> Result<(Value, usize), &'static str>
 
 /// Why a message could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("field `{field}`: {problem}")]
+#[error("{}{problem}", if field.is_empty() { String::new() } else { format!("field `{field}`: ") })]
 pub struct EncodeError {
     pub field: String,
     pub problem: String,

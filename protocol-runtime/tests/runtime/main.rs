@@ -1,15 +1,51 @@
 //! The runtime's integration tests, one module per area.
 
+mod codecs;
+mod errors;
+mod roundtrip;
+mod server_loop;
 mod smoke;
+mod streams;
+mod timeouts;
+mod transports;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use protocol_runtime::spec::Protocol;
+use protocol_runtime::{Message, Value};
 
 /// Compiles a shipped spec by name.
 pub fn spec(name: &str) -> Arc<Protocol> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs").join(format!("{name}.proto"));
-    let compiled = protocol_dsl::compile_file(&path).expect("readable spec");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../specs")
+        .join(format!("{name}.proto"));
+    checked(name, protocol_dsl::compile_file(&path).expect("readable spec"))
+}
+
+/// Compiles a spec written in a test.
+pub fn compile(name: &str, text: &str) -> Arc<Protocol> {
+    checked(name, protocol_dsl::compile_str(&format!("{name}.proto"), text))
+}
+
+fn checked(name: &str, compiled: protocol_dsl::Compilation) -> Arc<Protocol> {
     let rendered = compiled.render(false);
-    Arc::new(compiled.protocol.unwrap_or_else(|| panic!("{name} compiles:\n{rendered}")))
+    Arc::new(
+        compiled
+            .protocol
+            .unwrap_or_else(|| panic!("{name} compiles:\n{rendered}")),
+    )
+}
+
+/// The message `name` of `spec` with these field values.
+pub fn msg(spec: &Protocol, name: &str, fields: Vec<Value>) -> Message {
+    let id = spec
+        .message(name)
+        .unwrap_or_else(|| panic!("no message `{name}` in `{}`", spec.name));
+    Message::new(id, fields)
+}
+
+/// A bytes value.
+pub fn blob(data: &[u8]) -> Value {
+    Value::Bytes(Bytes::copy_from_slice(data))
 }

@@ -13,7 +13,11 @@ fn memcached_get_reply_byte_by_byte() {
     let get = spec.message("Get").unwrap();
     let mut out = BytesMut::new();
     client
-        .send(&Message::new(get, vec![Value::Choice(0), Value::List(vec!["k".into()])]), &mut out, now)
+        .send(
+            &Message::new(get, vec![Value::Choice(0), Value::List(vec!["k".into()])]),
+            &mut out,
+            now,
+        )
         .unwrap();
     assert_eq!(&out[..], b"get k\r\n");
     let wire = b"VALUE k 0 5\r\nhello\r\nEND\r\n";
@@ -32,7 +36,13 @@ fn memcached_get_reply_byte_by_byte() {
         vec![
             Event::Message(Message::new(
                 value,
-                vec!["k".into(), Value::U64(0), Value::U64(5), Value::Absent, Value::Bytes(Bytes::from_static(b"hello"))]
+                vec![
+                    "k".into(),
+                    Value::U64(0),
+                    Value::U64(5),
+                    Value::Absent,
+                    Value::Bytes(Bytes::from_static(b"hello"))
+                ]
             )),
             Event::Message(Message::new(end, vec![])),
         ]

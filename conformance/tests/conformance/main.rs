@@ -1,0 +1,14 @@
+//! The conformance crate's integration tests, one module per area.
+
+mod broken;
+mod cli;
+mod docs;
+
+use std::path::PathBuf;
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}

@@ -1,0 +1,174 @@
+//! Hand-built field values for every message of every shipped spec.
+
+use protocol_runtime::layout::FieldType;
+use protocol_runtime::spec::Protocol;
+use protocol_runtime::Value;
+
+use crate::{blob, spec};
+
+pub(super) fn s(v: &str) -> Value {
+    Value::from(v)
+}
+pub(super) fn u(v: u64) -> Value {
+    Value::U64(v)
+}
+pub(super) fn i(v: i64) -> Value {
+    Value::I64(v)
+}
+pub(super) fn list(items: &[&str]) -> Value {
+    Value::List(items.iter().map(|k| s(k)).collect())
+}
+pub(super) fn all_bytes() -> Vec<u8> {
+    let mut data: Vec<u8> = (0..=255u8).collect();
+    data.extend_from_slice(b"\r\nEND\r\n");
+    data
+}
+
+/// The most items the list field of a message takes.
+pub(super) fn list_max(sp: &Protocol, name: &str) -> usize {
+    let layout = &sp.messages[sp.message(name).unwrap()].layout;
+    layout
+        .fields
+        .iter()
+        .find_map(|f| match f.ty {
+            FieldType::List { max, .. } => Some(max),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("`{name}` has no list"))
+}
+
+/// Hand-built field values for the messages of a spec, lengths included.
+pub(super) fn cases(name: &str) -> Vec<(&'static str, Vec<Value>)> {
+    let all = all_bytes();
+    let n = all.len() as u64;
+    let key250 = "k".repeat(250);
+    let values = |cmd_gets: bool| {
+        vec![
+            ("Value", vec![s("k"), u(0), u(5), Value::Absent, blob(b"hello")]),
+            (
+                "Value",
+                vec![s(&key250), u(u32::MAX as u64), u(n), u(u64::MAX), blob(&all)],
+            ),
+            ("Value", vec![s("é€"), u(1), u(0), u(0), blob(b"")]),
+            ("End", vec![]),
+            ("Error", vec![Value::Absent]),
+            ("Error", vec![s("Too many open connections")]),
+            ("Error", vec![s("")]),
+            ("ClientError", vec![s("bad command line format")]),
+            ("ServerError", vec![s("out of memory storing object")]),
+            ("Get", vec![Value::Choice(usize::from(cmd_gets)), list(&["a"])]),
+        ]
+    };
+    match name {
+        "daytime" => vec![
+            ("Time", vec![s("Tuesday, February 22, 1982 17:37:43-PST")]),
+            ("Time", vec![s("")]),
+            ("Time", vec![s("lone \r and \n and ends in \r")]),
+            ("Time", vec![s("2024年1月1日 月曜日")]),
+        ],
+        "echo" => vec![
+            ("Data", vec![blob(&all)]),
+            ("Data", vec![blob(b"x")]),
+            ("Echoed", vec![blob(&all)]),
+        ],
+        "greeting" => vec![
+            ("Prompt", vec![]),
+            ("Name", vec![s("Ann")]),
+            ("Name", vec![s("")]),
+            ("Name", vec![s("Zoë \r the 1st!")]),
+            ("Welcome", vec![s("Ann")]),
+            ("Welcome", vec![s("Hi!")]),
+            ("Welcome", vec![s("")]),
+            ("Welcome", vec![s("Hello, World!!")]),
+        ],
+        "memcached_get" => {
+            let mut c = values(false);
+            c.extend(values(true).into_iter().filter(|(m, _)| *m == "Get"));
+            // As many keys as the list takes.
+            let max = list_max(&spec(name), "Get");
+            let many: Vec<String> = (0..max).map(|k| format!("key{k}")).collect();
+            let many: Vec<&str> = many.iter().map(String::as_str).collect();
+            c.push(("Get", vec![Value::Choice(0), list(&["foo", "bar", "é"])]));
+            c.push(("Get", vec![Value::Choice(1), list(&many)]));
+            c
+        }
+        "memcached" => {
+            let mut c: Vec<_> = values(false).into_iter().filter(|(m, _)| *m != "Get").collect();
+            let set = |cmd: usize, exp: i64, noreply: bool, data: &[u8]| {
+                let d = blob(data);
+                (
+                    "Set",
+                    vec![
+                        Value::Choice(cmd),
+                        s("k"),
+                        u(3),
+                        i(exp),
+                        u(data.len() as u64),
+                        noreply.into(),
+                        d,
+                    ],
+                )
+            };
+            c.extend([
+                set(0, 0, false, b"hello"),
+                set(1, -1, true, &all),
+                set(2, i64::MIN, false, b""),
+                set(3, i64::MAX, true, b"x"),
+                set(4, 3600, false, b"\r\n"),
+                (
+                    "Cas",
+                    vec![s("k"), u(0), i(0), u(2), u(42), false.into(), blob(b"hi")],
+                ),
+                (
+                    "Cas",
+                    vec![
+                        s(&key250),
+                        u(u32::MAX as u64),
+                        i(-5),
+                        u(n),
+                        u(u64::MAX),
+                        true.into(),
+                        blob(&all),
+                    ],
+                ),
+                ("Get", vec![Value::Choice(0), list(&["a"])]),
+                ("Get", vec![Value::Choice(1), list(&["a", "b", "c"])]),
+                ("Gat", vec![Value::Choice(0), i(0), list(&["a"])]),
+                ("Gat", vec![Value::Choice(1), i(-1), list(&["a", "b"])]),
+                ("Delete", vec![s("k"), false.into()]),
+                ("Delete", vec![s("k"), true.into()]),
+                ("Arith", vec![Value::Choice(0), s("n"), u(1), false.into()]),
+                ("Arith", vec![Value::Choice(1), s("n"), u(u64::MAX), true.into()]),
+                ("Touch", vec![s("k"), i(10), false.into()]),
+                ("Touch", vec![s("k"), i(-10), true.into()]),
+                ("FlushAll", vec![Value::Absent, false.into()]),
+                ("FlushAll", vec![Value::Absent, true.into()]),
+                ("FlushAll", vec![i(10), false.into()]),
+                ("FlushAll", vec![i(-10), true.into()]),
+                ("Stats", vec![Value::Absent]),
+                ("Stats", vec![s("slabs")]),
+                ("Stats", vec![s("detail dump")]),
+                ("Version", vec![]),
+                ("Verbosity", vec![u(1), false.into()]),
+                ("Verbosity", vec![u(0), true.into()]),
+                ("Quit", vec![]),
+                ("Stored", vec![]),
+                ("NotStored", vec![]),
+                ("Exists", vec![]),
+                ("NotFound", vec![]),
+                ("Deleted", vec![]),
+                ("Touched", vec![]),
+                ("Number", vec![u(0)]),
+                ("Number", vec![u(u64::MAX)]),
+                ("Stat", vec![s("pid"), s("1234")]),
+                ("Stat", vec![s("evictions"), s("")]),
+                ("Stat", vec![s("version"), s("1.6.21 with spaces")]),
+                ("Reset", vec![]),
+                ("Ok", vec![]),
+                ("VersionReply", vec![s("1.6.21")]),
+            ]);
+            c
+        }
+        other => panic!("no cases for {other}"),
+    }
+}

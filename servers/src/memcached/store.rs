@@ -1,0 +1,559 @@
+//! The item store, with memcached's semantics: flags, expiry times, cas
+//! uniques, `flush_all` with a delay, a memory limit with least-recently-used
+//! eviction, and the counters `stats` reports.
+//!
+//! Time is passed in (`now`, whole seconds since the Unix epoch) so that
+//! expiry can be tested without sleeping. Expired and flushed items are
+//! dropped lazily, when next looked up or evicted, as in memcached.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use protocol_runtime::bytes::{Bytes, BytesMut};
+
+/// Keys are at most this many bytes (the spec enforces it too).
+pub const KEY_MAX: usize = 250;
+
+/// Exptimes up to 30 days are relative to now; larger ones are Unix times.
+pub const RELATIVE_EXPTIME_MAX: i64 = 60 * 60 * 24 * 30;
+
+/// Bytes an item costs besides its key and data, as memcached counts them in
+/// `bytes`: a 48-byte header, the key's NUL, the data's CRLF and the cas.
+pub const ITEM_OVERHEAD: u64 = 48 + 1 + 2 + 8;
+
+/// What an item costs against the memory limit.
+pub fn item_size(key: &str, data: &[u8]) -> u64 {
+    ITEM_OVERHEAD + key.len() as u64 + data.len() as u64
+}
+
+/// The store's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreConfig {
+    /// Total [`item_size`] of the items held; storing past it evicts the
+    /// least recently used items.
+    pub memory_limit: u64,
+    /// The largest data block stored.
+    pub max_item_size: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            memory_limit: super::DEFAULT_MEMORY_LIMIT,
+            max_item_size: super::DEFAULT_MAX_ITEM_SIZE,
+        }
+    }
+}
+
+/// The storage commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Set,
+    Add,
+    Replace,
+    Append,
+    Prepend,
+    /// `cas` with the client's unique.
+    Cas(u64),
+}
+
+/// The outcome of a storage command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Stored,
+    NotStored,
+    /// `cas`: the item changed since the client read it.
+    Exists,
+    /// `cas`: no such item.
+    NotFound,
+    /// The data is over the item size limit.
+    TooLarge,
+    /// The item is bigger than the whole memory limit.
+    NoMemory,
+}
+
+/// `incr` or `decr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delta {
+    Incr,
+    Decr,
+}
+
+/// The outcome of `incr`/`decr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaResult {
+    /// The new value.
+    Value(u64),
+    NotFound,
+    /// The item's data is not a decimal number.
+    NonNumeric,
+    NoMemory,
+}
+
+/// An item as a retrieval command returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub flags: u32,
+    pub cas: u64,
+    pub data: Bytes,
+}
+
+/// The counters `stats` reports, named as memcached names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub cmd_get: u64,
+    pub cmd_set: u64,
+    pub cmd_flush: u64,
+    pub cmd_touch: u64,
+    pub get_hits: u64,
+    pub get_misses: u64,
+    pub get_expired: u64,
+    pub delete_misses: u64,
+    pub delete_hits: u64,
+    pub incr_misses: u64,
+    pub incr_hits: u64,
+    pub decr_misses: u64,
+    pub decr_hits: u64,
+    pub cas_misses: u64,
+    pub cas_hits: u64,
+    pub cas_badval: u64,
+    pub touch_hits: u64,
+    pub touch_misses: u64,
+    pub store_too_large: u64,
+    pub store_no_memory: u64,
+    /// Items ever stored.
+    pub total_items: u64,
+    /// Live items dropped to make room.
+    pub evictions: u64,
+    /// Expired or flushed items dropped (on lookup or to make room).
+    pub reclaimed: u64,
+}
+
+#[derive(Debug)]
+struct Item {
+    data: Bytes,
+    flags: u32,
+    /// When the item expires (it is invalid from that second on).
+    expires: Option<u64>,
+    cas: u64,
+    /// When the item was last stored (for `flush_all` with a delay).
+    stored_at: u64,
+    /// Its place in the LRU order.
+    tick: u64,
+}
+
+impl Item {
+    fn expired(&self, now: u64) -> bool {
+        self.expires.is_some_and(|t| now >= t)
+    }
+}
+
+/// The expiry time of an exptime given at `now`: 0 never expires, up to 30
+/// days is relative, more is a Unix time, negative has already passed.
+pub fn expiry(exptime: i64, now: u64) -> Option<u64> {
+    match exptime {
+        0 => None,
+        e if e < 0 => Some(0),
+        e if e <= RELATIVE_EXPTIME_MAX => Some(now.saturating_add(e as u64)),
+        e => Some(e as u64),
+    }
+}
+
+/// The number `incr`/`decr` reads from an item, as memcached's
+/// `safe_strtoull` does: optional leading white space and `+`, decimal
+/// digits that fit 64 bits, then the end or white space.
+pub fn parse_number(data: &[u8]) -> Option<u64> {
+    let start = data.iter().position(|b| !is_space(*b))?;
+    let rest = &data[start..];
+    let rest = rest.strip_prefix(b"+").unwrap_or(rest);
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || rest.get(digits).is_some_and(|b| !is_space(*b)) {
+        return None;
+    }
+    rest[..digits]
+        .iter()
+        .try_fold(0u64, |v, b| v.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// The items, in memory.
+#[derive(Debug)]
+pub struct Store {
+    config: StoreConfig,
+    items: HashMap<Arc<str>, Item>,
+    /// Least recently used first.
+    lru: BTreeMap<u64, Arc<str>>,
+    next_tick: u64,
+    last_cas: u64,
+    bytes: u64,
+    /// A delayed `flush_all`: items stored before it are invalid from then on.
+    flush_at: Option<u64>,
+    counters: Counters,
+}
+
+impl Store {
+    pub fn new(config: StoreConfig) -> Self {
+        Store {
+            config,
+            items: HashMap::new(),
+            lru: BTreeMap::new(),
+            next_tick: 0,
+            last_cas: 0,
+            bytes: 0,
+            flush_at: None,
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn config(&self) -> StoreConfig {
+        self.config
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// `stats reset`: zeroes the counters (not the items).
+    pub fn reset_counters(&mut self) {
+        self.counters = Counters::default();
+    }
+
+    /// Items held, including expired ones not yet dropped (`curr_items`).
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// What the items held cost against the limit (`bytes`).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// A storage command.
+    pub fn store(
+        &mut self,
+        mode: Mode,
+        key: &str,
+        flags: u32,
+        exptime: i64,
+        data: &[u8],
+        now: u64,
+    ) -> Stored {
+        self.apply_flush(now);
+        if data.len() as u64 > self.config.max_item_size {
+            return self.too_large(key, now);
+        }
+        self.counters.cmd_set += 1;
+        let old = self
+            .live(key, now)
+            .map(|it| (it.flags, it.expires, it.cas, it.data.clone()));
+        let (flags, expires, data) = match (mode, old) {
+            (Mode::Set, _) => (flags, expiry(exptime, now), Bytes::copy_from_slice(data)),
+            (Mode::Add, Some(_)) => {
+                // A failed add still counts as a use, as in memcached.
+                self.bump(key);
+                return Stored::NotStored;
+            }
+            (Mode::Add, None) => (flags, expiry(exptime, now), Bytes::copy_from_slice(data)),
+            (Mode::Replace | Mode::Append | Mode::Prepend, None) => return Stored::NotStored,
+            (Mode::Replace, Some(_)) => (flags, expiry(exptime, now), Bytes::copy_from_slice(data)),
+            (Mode::Append | Mode::Prepend, Some((old_flags, old_expires, _, old_data))) => {
+                if (old_data.len() + data.len()) as u64 > self.config.max_item_size {
+                    // memcached cannot allocate the joined item: NOT_STORED.
+                    return Stored::NotStored;
+                }
+                let mut joined = BytesMut::with_capacity(old_data.len() + data.len());
+                if mode == Mode::Append {
+                    joined.extend_from_slice(&old_data);
+                    joined.extend_from_slice(data);
+                } else {
+                    joined.extend_from_slice(data);
+                    joined.extend_from_slice(&old_data);
+                }
+                (old_flags, old_expires, joined.freeze())
+            }
+            (Mode::Cas(_), None) => {
+                self.counters.cas_misses += 1;
+                return Stored::NotFound;
+            }
+            (Mode::Cas(unique), Some((_, _, cas, _))) => {
+                if cas != unique {
+                    self.counters.cas_badval += 1;
+                    return Stored::Exists;
+                }
+                self.counters.cas_hits += 1;
+                (flags, expiry(exptime, now), Bytes::copy_from_slice(data))
+            }
+        };
+        match self.insert(key, flags, expires, data, now) {
+            Ok(_) => Stored::Stored,
+            Err(()) => Stored::NoMemory,
+        }
+    }
+
+    /// A storage command whose data was over the item size limit (or skipped
+    /// by the runtime for being over the spec's): like memcached, it drops
+    /// the item the command would have replaced, so no stale value stays.
+    pub fn too_large(&mut self, key: &str, now: u64) -> Stored {
+        self.apply_flush(now);
+        self.counters.store_too_large += 1;
+        self.remove(key);
+        Stored::TooLarge
+    }
+
+    /// `get`/`gets` of one key.
+    pub fn get(&mut self, key: &str, now: u64) -> Option<Hit> {
+        self.apply_flush(now);
+        self.counters.cmd_get += 1;
+        let expired_before = self.counters.reclaimed;
+        let hit = self.live(key, now).map(|it| Hit {
+            flags: it.flags,
+            cas: it.cas,
+            data: it.data.clone(),
+        });
+        match hit {
+            Some(_) => {
+                self.counters.get_hits += 1;
+                self.bump(key);
+            }
+            None => {
+                self.counters.get_misses += 1;
+                if self.counters.reclaimed > expired_before {
+                    self.counters.get_expired += 1;
+                }
+            }
+        }
+        hit
+    }
+
+    /// `gat`/`gats` of one key: a get that also sets the expiry time.
+    pub fn gat(&mut self, key: &str, exptime: i64, now: u64) -> Option<Hit> {
+        self.apply_flush(now);
+        self.counters.cmd_get += 1;
+        self.counters.cmd_touch += 1;
+        let hit = self.live(key, now).map(|it| {
+            it.expires = expiry(exptime, now);
+            Hit {
+                flags: it.flags,
+                cas: it.cas,
+                data: it.data.clone(),
+            }
+        });
+        match hit {
+            Some(_) => {
+                self.counters.touch_hits += 1;
+                self.bump(key);
+            }
+            None => self.counters.touch_misses += 1,
+        }
+        hit
+    }
+
+    /// `touch`: sets the expiry time; false when there is no such item.
+    pub fn touch(&mut self, key: &str, exptime: i64, now: u64) -> bool {
+        self.apply_flush(now);
+        self.counters.cmd_touch += 1;
+        let found = match self.live(key, now) {
+            Some(it) => {
+                it.expires = expiry(exptime, now);
+                true
+            }
+            None => false,
+        };
+        if found {
+            self.counters.touch_hits += 1;
+            self.bump(key);
+        } else {
+            self.counters.touch_misses += 1;
+        }
+        found
+    }
+
+    /// `delete`: false when there is no such item.
+    pub fn delete(&mut self, key: &str, now: u64) -> bool {
+        self.apply_flush(now);
+        let found = self.live(key, now).is_some();
+        if found {
+            self.remove(key);
+            self.counters.delete_hits += 1;
+        } else {
+            self.counters.delete_misses += 1;
+        }
+        found
+    }
+
+    /// `incr`/`decr`: the data must be a decimal number; incr wraps at
+    /// 2^64, decr stops at 0. The new number is stored with as many bytes as
+    /// it has digits, keeping the flags and expiry time, with a new cas.
+    pub fn delta(&mut self, delta: Delta, key: &str, amount: u64, now: u64) -> DeltaResult {
+        self.apply_flush(now);
+        let old = self
+            .live(key, now)
+            .map(|it| (it.flags, it.expires, parse_number(&it.data)));
+        let (hits, misses) = match delta {
+            Delta::Incr => (&mut self.counters.incr_hits, &mut self.counters.incr_misses),
+            Delta::Decr => (&mut self.counters.decr_hits, &mut self.counters.decr_misses),
+        };
+        let Some((flags, expires, number)) = old else {
+            *misses += 1;
+            return DeltaResult::NotFound;
+        };
+        *hits += 1;
+        let Some(number) = number else {
+            return DeltaResult::NonNumeric;
+        };
+        let value = match delta {
+            Delta::Incr => number.wrapping_add(amount),
+            Delta::Decr => number.saturating_sub(amount),
+        };
+        let data = Bytes::from(value.to_string());
+        if data.len() as u64 > self.config.max_item_size {
+            return DeltaResult::NoMemory;
+        }
+        match self.insert(key, flags, expires, data, now) {
+            Ok(_) => DeltaResult::Value(value),
+            Err(()) => DeltaResult::NoMemory,
+        }
+    }
+
+    /// `flush_all [delay]`: invalidates every item now, or, with a delay
+    /// (an exptime: relative up to 30 days, else a Unix time), every item
+    /// stored before that time once it comes. A later `flush_all` replaces a
+    /// pending one.
+    pub fn flush_all(&mut self, delay: i64, now: u64) {
+        self.apply_flush(now);
+        self.counters.cmd_flush += 1;
+        match expiry(delay, now) {
+            Some(at) if delay > 0 && at > now => self.flush_at = Some(at),
+            _ => {
+                self.flush_at = None;
+                self.counters.reclaimed += self.items.len() as u64;
+                self.items.clear();
+                self.lru.clear();
+                self.bytes = 0;
+            }
+        }
+    }
+
+    /// Carries out a delayed flush whose time has come.
+    fn apply_flush(&mut self, now: u64) {
+        let Some(at) = self.flush_at.filter(|at| now >= *at) else {
+            return;
+        };
+        self.flush_at = None;
+        let stale: Vec<Arc<str>> = self
+            .items
+            .iter()
+            .filter(|(_, it)| it.stored_at < at)
+            .map(|(k, _)| Arc::clone(k))
+            .collect();
+        self.counters.reclaimed += stale.len() as u64;
+        for key in stale {
+            self.remove(&key);
+        }
+    }
+
+    /// The item under `key` if it is still valid; an expired one is dropped.
+    fn live(&mut self, key: &str, now: u64) -> Option<&mut Item> {
+        if self.items.get(key)?.expired(now) {
+            self.remove(key);
+            self.counters.reclaimed += 1;
+            return None;
+        }
+        self.items.get_mut(key)
+    }
+
+    /// Makes `key` the most recently used.
+    fn bump(&mut self, key: &str) {
+        let tick = self.tick();
+        if let Some(item) = self.items.get_mut(key) {
+            if let Some(k) = self.lru.remove(&item.tick) {
+                self.lru.insert(tick, k);
+            }
+            item.tick = tick;
+        }
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.next_tick += 1;
+        self.next_tick
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Item> {
+        let (k, item) = self.items.remove_entry(key)?;
+        self.lru.remove(&item.tick);
+        self.bytes -= item_size(&k, &item.data);
+        Some(item)
+    }
+
+    /// Stores an item under `key` (replacing any), with a new cas, as the
+    /// most recently used, evicting the least recently used items while the
+    /// store would be over its memory limit. Returns the cas.
+    fn insert(
+        &mut self,
+        key: &str,
+        flags: u32,
+        expires: Option<u64>,
+        data: Bytes,
+        now: u64,
+    ) -> Result<u64, ()> {
+        let size = item_size(key, &data);
+        let key: Arc<str> = match self.items.remove_entry(key) {
+            Some((k, old)) => {
+                self.lru.remove(&old.tick);
+                self.bytes -= item_size(&k, &old.data);
+                k
+            }
+            None => Arc::from(key),
+        };
+        if size > self.config.memory_limit {
+            self.counters.store_no_memory += 1;
+            return Err(());
+        }
+        while self.bytes + size > self.config.memory_limit {
+            self.evict_one(now);
+        }
+        self.last_cas += 1;
+        let cas = self.last_cas;
+        let tick = self.tick();
+        self.lru.insert(tick, Arc::clone(&key));
+        self.bytes += size;
+        self.items.insert(
+            key,
+            Item {
+                data,
+                flags,
+                expires,
+                cas,
+                stored_at: now,
+                tick,
+            },
+        );
+        self.counters.total_items += 1;
+        Ok(cas)
+    }
+
+    /// Drops the least recently used item.
+    fn evict_one(&mut self, now: u64) {
+        let Some((_, key)) = self.lru.pop_first() else {
+            return;
+        };
+        if let Some(item) = self.items.remove(&key) {
+            self.bytes -= item_size(&key, &item.data);
+            if item.expired(now) {
+                self.counters.reclaimed += 1;
+            } else {
+                self.counters.evictions += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,906 @@
+//! What every trial shares: finding the peer programs, starting them on free
+//! loopback ports (and killing them by PID when dropped, panics included),
+//! the in-process reference servers, running commands with a time limit, and
+//! byte comparisons that say where two byte strings differ.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use libtest_mimic::{Completion, Failed, Trial};
+use protocol_runtime::server::{ServerConfig, ServerStats};
+use protocol_runtime::transport::{Address, Listener};
+
+/// The longest a peer may take to start answering its protocol.
+const STARTUP: Duration = Duration::from_secs(10);
+/// Attempts at starting a peer (each on a fresh port) before giving up.
+const START_ATTEMPTS: usize = 3;
+/// The limit on one blocking socket operation.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Returns early with a failure unless `cond` holds.
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(::libtest_mimic::Failed::from(format!($($fmt)+)));
+        }
+    };
+}
+
+/// Returns early with a failure unless `got == want`, showing both.
+macro_rules! ensure_eq {
+    ($got:expr, $want:expr $(,)?) => {
+        ensure_eq!($got, $want, "{}", stringify!($got))
+    };
+    ($got:expr, $want:expr, $($fmt:tt)+) => {{
+        let (got, want) = (&$got, &$want);
+        if got != want {
+            return Err(::libtest_mimic::Failed::from(format!(
+                "{}:\n   got: {:?}\n  want: {:?}",
+                format!($($fmt)+),
+                got,
+                want
+            )));
+        }
+    }};
+}
+
+pub(crate) use {ensure, ensure_eq};
+
+/// A result of a trial.
+pub type Outcome = Result<(), Failed>;
+
+// ---------------------------------------------------------------------------
+// Programs and skipping
+
+/// A program from the system that some trials need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    Memcached,
+    Xinetd,
+    Nc,
+}
+
+impl Program {
+    pub fn name(self) -> &'static str {
+        match self {
+            Program::Memcached => "memcached",
+            Program::Xinetd => "xinetd",
+            Program::Nc => "nc",
+        }
+    }
+
+    fn package(self) -> &'static str {
+        match self {
+            Program::Memcached => "memcached",
+            Program::Xinetd => "xinetd",
+            Program::Nc => "netcat-openbsd",
+        }
+    }
+
+    /// Where the program is installed, if it is: searched on `PATH`, then in
+    /// the sbin directories a non-root `PATH` may lack.
+    pub fn locate(self) -> Option<PathBuf> {
+        static FOUND: [OnceLock<Option<PathBuf>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        FOUND[self as usize]
+            .get_or_init(|| search_path(self.name()))
+            .clone()
+    }
+
+    /// The program's path, or a failure saying it is missing.
+    pub fn path(self) -> Result<PathBuf, Failed> {
+        self.locate().ok_or_else(|| self.missing().into())
+    }
+
+    fn missing(self) -> String {
+        format!(
+            "`{}` is not installed (Debian package {})",
+            self.name(),
+            self.package()
+        )
+    }
+}
+
+fn search_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Whether `PROTOSPEC_REQUIRE_PEERS=1` turns a missing peer into a failure.
+pub fn peers_required() -> bool {
+    std::env::var("PROTOSPEC_REQUIRE_PEERS").is_ok_and(|v| v.trim() == "1")
+}
+
+/// A trial that needs the programs `needs`: when one is missing it is
+/// ignored with the reason (or fails, under `PROTOSPEC_REQUIRE_PEERS=1`).
+pub fn trial(name: &str, needs: &'static [Program], test: fn() -> Outcome) -> Trial {
+    trial_if(name, needs, || None, test)
+}
+
+/// Like [`trial`], also ignored (whatever `PROTOSPEC_REQUIRE_PEERS` says)
+/// when `unsupported` gives a reason: a feature the machine lacks rather
+/// than a peer.
+pub fn trial_if(
+    name: &str,
+    needs: &'static [Program],
+    unsupported: fn() -> Option<String>,
+    test: fn() -> Outcome,
+) -> Trial {
+    Trial::ignorable_test(name, move || {
+        let missing: Vec<String> = needs
+            .iter()
+            .filter(|p| p.locate().is_none())
+            .map(|p| p.missing())
+            .collect();
+        if !missing.is_empty() {
+            let why = missing.join("; ");
+            if peers_required() {
+                return Err(format!("{why}, and PROTOSPEC_REQUIRE_PEERS=1 requires every peer").into());
+            }
+            return Ok(Completion::ignored_with(format!("skipped: {why}")));
+        }
+        if let Some(why) = unsupported() {
+            return Ok(Completion::ignored_with(format!("skipped: {why}")));
+        }
+        test().map(|()| Completion::Completed)
+    })
+}
+
+/// Why IPv6 trials cannot run here, if they cannot.
+pub fn no_ipv6_loopback() -> Option<String> {
+    TcpListener::bind("[::1]:0")
+        .err()
+        .map(|e| format!("no IPv6 loopback on this machine ([::1]: {e})"))
+}
+
+// ---------------------------------------------------------------------------
+// Ports and processes
+
+/// A loopback port that was free a moment ago. Ports handed out once are not
+/// handed out again by this process.
+pub fn free_port() -> Result<u16, Failed> {
+    static GIVEN: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    let given = GIVEN.get_or_init(Default::default);
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if given.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return Ok(port);
+        }
+    }
+    Err("no free loopback port".into())
+}
+
+/// Whether this process runs as root (the owner of `/proc/self`).
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// A started program, killed (by its PID) and reaped when dropped.
+struct Process {
+    child: Child,
+    what: String,
+    log: PathBuf,
+}
+
+impl Process {
+    fn spawn(what: String, mut cmd: Command, log: PathBuf) -> Result<Process, Failed> {
+        let out = std::fs::File::create(&log)?;
+        cmd.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {what} ({cmd:?}): {e}"))?;
+        Ok(Process { child, what, log })
+    }
+
+    fn log(&self) -> String {
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Waits until `probe` succeeds, while the process lives, within `STARTUP`.
+    fn wait_ready(&mut self, mut probe: impl FnMut() -> io::Result<()>) -> Result<(), String> {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Err(format!(
+                    "{} exited ({status}); its log:\n{}",
+                    self.what,
+                    self.log()
+                ));
+            }
+            match probe() {
+                Ok(()) => {
+                    // A peer that answered must be ours: a process that could
+                    // not bind the port exits.
+                    thread::sleep(Duration::from_millis(20));
+                    if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                        return Err(format!(
+                            "{} exited ({status}) although its port answered; its log:\n{}",
+                            self.what,
+                            self.log()
+                        ));
+                    }
+                    return Ok(());
+                }
+                Err(e) if Instant::now() > deadline => {
+                    return Err(format!(
+                        "{} did not answer within {STARTUP:?} (last attempt: {e}); its log:\n{}",
+                        self.what,
+                        self.log()
+                    ));
+                }
+                Err(_) => {}
+            }
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking loopback connection with time limits on every operation.
+pub fn connect(port: u16) -> io::Result<TcpStream> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))?;
+    Ok(s)
+}
+
+/// Reads until the peer closes; a timeout is an error.
+pub fn read_to_close(s: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Reads until `out` ends with `end`.
+pub fn read_until(s: &mut TcpStream, end: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !out.ends_with(end) {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "closed before {:?}; got {:?}",
+                    end.escape_ascii().to_string(),
+                    out.escape_ascii().to_string()
+                ),
+            ));
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// memcached
+
+/// A memcached on 127.0.0.1, killed when dropped.
+pub struct Memcached {
+    pub port: u16,
+    _process: Process,
+    _dir: tempfile::TempDir,
+}
+
+impl Memcached {
+    pub fn start() -> Result<Memcached, Failed> {
+        Memcached::start_with(&[])
+    }
+
+    /// Starts memcached with `extra` arguments (e.g. `-I 2m`).
+    pub fn start_with(extra: &[&str]) -> Result<Memcached, Failed> {
+        Memcached::start_on("127.0.0.1", extra)
+    }
+
+    /// Starts memcached listening on `interfaces` (memcached's `-l`, which
+    /// must include 127.0.0.1: readiness is checked there).
+    pub fn start_on(interfaces: &str, extra: &[&str]) -> Result<Memcached, Failed> {
+        let exe = Program::Memcached.path()?;
+        let mut last = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let port = free_port()?;
+            let dir = tempfile::tempdir()?;
+            let mut cmd = Command::new(&exe);
+            cmd.args(["-l", interfaces, "-p", &port.to_string()])
+                .args(["-U", "0", "-t", "2", "-m", "64", "-u", "nobody"])
+                .args(extra);
+            let mut process =
+                Process::spawn(format!("memcached on port {port}"), cmd, dir.path().join("log"))?;
+            match process.wait_ready(|| memcached_answers(port)) {
+                Ok(()) => {
+                    return Ok(Memcached {
+                        port,
+                        _process: process,
+                        _dir: dir,
+                    })
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(format!("memcached did not start: {last}").into())
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A raw connection for setting things up.
+    pub fn raw(&self) -> Result<RawMemcached, Failed> {
+        Ok(RawMemcached {
+            s: connect(self.port)?,
+        })
+    }
+}
+
+fn memcached_answers(port: u16) -> io::Result<()> {
+    let mut s = connect(port)?;
+    s.set_read_timeout(Some(Duration::from_secs(1)))?;
+    s.write_all(b"version\r\n")?;
+    let line = read_until(&mut s, b"\r\n")?;
+    if line.starts_with(b"VERSION ") {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "`version` answered {:?}",
+            line.escape_ascii().to_string()
+        )))
+    }
+}
+
+/// memcached's text protocol spoken by hand over a plain socket, to set
+/// values up (and to read what memcached says, for comparison).
+pub struct RawMemcached {
+    s: TcpStream,
+}
+
+impl RawMemcached {
+    /// Sends `request` and reads until the reply ends with `end`.
+    pub fn exchange(&mut self, request: &[u8], end: &[u8]) -> Result<Vec<u8>, Failed> {
+        self.s.write_all(request)?;
+        Ok(read_until(&mut self.s, end)?)
+    }
+
+    /// `set KEY FLAGS 0 LEN` with `data`; fails unless memcached says `STORED`.
+    pub fn set(&mut self, key: &str, flags: u32, data: &[u8]) -> Outcome {
+        let mut req = format!("set {key} {flags} 0 {}\r\n", data.len()).into_bytes();
+        req.extend_from_slice(data);
+        req.extend_from_slice(b"\r\n");
+        let reply = self.exchange(&req, b"\r\n")?;
+        ensure!(
+            reply == b"STORED\r\n",
+            "setting `{}` ({} bytes): memcached answered {:?}",
+            abbreviate(key.as_bytes()),
+            data.len(),
+            reply.escape_ascii().to_string()
+        );
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// xinetd
+
+/// An xinetd serving its internal daytime and echo on 127.0.0.1.
+pub struct Xinetd {
+    pub daytime_port: u16,
+    pub echo_port: u16,
+    _process: Process,
+    _dir: tempfile::TempDir,
+}
+
+impl Xinetd {
+    pub fn start() -> Result<Xinetd, Failed> {
+        let exe = Program::Xinetd.path()?;
+        let mut last = String::new();
+        for _ in 0..START_ATTEMPTS {
+            let (daytime_port, echo_port) = (free_port()?, free_port()?);
+            let dir = tempfile::tempdir()?;
+            let conf = dir.path().join("xinetd.conf");
+            std::fs::write(&conf, xinetd_config(daytime_port, echo_port))?;
+            let mut cmd = Command::new(&exe);
+            cmd.arg("-dontfork")
+                .arg("-f")
+                .arg(&conf)
+                .arg("-pidfile")
+                .arg(dir.path().join("xinetd.pid"))
+                .arg("-filelog")
+                .arg(dir.path().join("xinetd.log"));
+            let mut process = Process::spawn(
+                format!("xinetd (daytime on {daytime_port}, echo on {echo_port})"),
+                cmd,
+                dir.path().join("output"),
+            )?;
+            let ready = process.wait_ready(|| {
+                let mut s = connect(daytime_port)?;
+                let line = read_to_close(&mut s)?;
+                if !line.ends_with(b"\r\n") {
+                    return Err(io::Error::other(format!(
+                        "daytime sent {:?}",
+                        line.escape_ascii().to_string()
+                    )));
+                }
+                let mut s = connect(echo_port)?;
+                s.write_all(b"probe\r\n")?;
+                let mut back = [0u8; 7];
+                s.read_exact(&mut back)?;
+                if &back != b"probe\r\n" {
+                    return Err(io::Error::other("echo sent back other bytes"));
+                }
+                Ok(())
+            });
+            match ready {
+                Ok(()) => {
+                    return Ok(Xinetd {
+                        daytime_port,
+                        echo_port,
+                        _process: process,
+                        _dir: dir,
+                    })
+                }
+                Err(e) => {
+                    let log = std::fs::read_to_string(dir.path().join("xinetd.log")).unwrap_or_default();
+                    last = format!("{e}\nxinetd.log:\n{log}");
+                }
+            }
+        }
+        Err(format!("xinetd did not start: {last}").into())
+    }
+
+    pub fn daytime_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.daytime_port)
+    }
+
+    pub fn echo_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.echo_port)
+    }
+}
+
+fn xinetd_config(daytime_port: u16, echo_port: u16) -> String {
+    // `user` is only allowed (and needed) when xinetd runs as root.
+    let user = if is_root() { "    user        = root\n" } else { "" };
+    let service = |name: &str, port: u16| {
+        format!(
+            "service {name}\n{{\n    type        = INTERNAL UNLISTED\n    id          = {name}-stream\n    \
+             socket_type = stream\n    protocol    = tcp\n    port        = {port}\n    bind        = \
+             127.0.0.1\n    wait        = no\n{user}}}\n"
+        )
+    };
+    format!(
+        "defaults\n{{\n    cps = 100000 1\n}}\n{}{}",
+        service("daytime", daytime_port),
+        service("echo", echo_port)
+    )
+}
+
+// ---------------------------------------------------------------------------
+// In-process reference servers
+
+/// The shutdown future an in-process server gets.
+pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A reference server from `servers` on 127.0.0.1:0, served by a runtime on
+/// a thread of its own. Dropping it shuts it down.
+pub struct InProcess {
+    pub port: u16,
+    pub stats: Arc<ServerStats>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: mpsc::Receiver<io::Result<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl InProcess {
+    /// Starts `serve` (e.g. `servers::echo::serve`).
+    pub fn start<S, F>(serve: S) -> Result<InProcess, Failed>
+    where
+        S: FnOnce(Listener, ServerConfig, Arc<ServerStats>, ShutdownSignal) -> F + Send + 'static,
+        F: Future<Output = io::Result<()>>,
+    {
+        let stats = Arc::new(ServerStats::default());
+        let server_stats = Arc::clone(&stats);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready) = mpsc::channel::<Result<u16, String>>();
+        let (done_tx, done) = mpsc::channel();
+        let thread = thread::Builder::new()
+            .name("in-process server".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("no runtime: {e}")));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let bound = async {
+                        let addr: Address = "127.0.0.1:0".parse()?;
+                        let listener = Listener::bind(&addr).await?;
+                        let port = match listener.local_addr()? {
+                            Address::Tcp(a) => a.parse::<SocketAddr>()?.port(),
+                            other => return Err(format!("bound {other}, not a TCP address").into()),
+                        };
+                        Ok::<_, Box<dyn std::error::Error>>((listener, port))
+                    };
+                    let (listener, port) = match bound.await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(format!("cannot listen: {e}")));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(port));
+                    let config = ServerConfig {
+                        shutdown_grace: Duration::from_secs(2),
+                        ..ServerConfig::default()
+                    };
+                    let shutdown: ShutdownSignal = Box::pin(async move {
+                        let _ = stopped.await;
+                    });
+                    let _ = done_tx.send(serve(listener, config, server_stats, shutdown).await);
+                });
+            })?;
+        let port = match ready.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(port)) => port,
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err("the in-process server did not start within 10 s".into()),
+        };
+        Ok(InProcess {
+            port,
+            stats,
+            stop: Some(stop),
+            done,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Shuts the server down and checks that it stopped cleanly, within a
+    /// bound, having accepted `connections` connections and ended every
+    /// one of them without an error.
+    pub fn stop_expecting(mut self, connections: u64) -> Outcome {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.done.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("the server's serve() failed: {e}").into()),
+            Err(_) => return Err("the server did not stop within 10 s of its shutdown signal".into()),
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let s = &self.stats;
+        let counts = [
+            ("accepted", s.accepted.load(Relaxed), connections),
+            ("rejected", s.rejected.load(Relaxed), 0),
+            ("accept_errors", s.accept_errors.load(Relaxed), 0),
+            ("handler_errors", s.handler_errors.load(Relaxed), 0),
+            ("aborted", s.aborted.load(Relaxed), 0),
+        ];
+        for (name, got, want) in counts {
+            ensure!(
+                got == want,
+                "server stats: {name} = {got}, expected {want} ({s:?})"
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+            // A server that does not stop is left behind rather than hang
+            // the trial; the failure is reported by `stop_expecting`.
+            if self.done.recv_timeout(Duration::from_secs(5)).is_ok() {
+                if let Some(t) = self.thread.take() {
+                    let _ = t.join();
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Async code and commands, bounded in time
+
+/// Runs `f` on a fresh runtime, failing if it takes longer than `limit`.
+pub fn block_on<T>(limit: Duration, f: impl Future<Output = Result<T, Failed>>) -> Result<T, Failed> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        match tokio::time::timeout(limit, f).await {
+            Ok(r) => r,
+            Err(_) => Err(format!("timed out after {limit:?}").into()),
+        }
+    })
+}
+
+/// What a finished command did.
+pub struct Ran {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl Ran {
+    pub fn describe(&self) -> String {
+        format!(
+            "{}; stdout {:?}; stderr {:?}",
+            self.status,
+            abbreviate(&self.stdout),
+            abbreviate(&self.stderr)
+        )
+    }
+}
+
+/// Kills and reaps a command's process if the trial ends early.
+struct ChildGuard(Option<Child>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs `cmd` with `stdin` as its input, killing it after `limit`.
+pub fn run(mut cmd: Command, stdin: Vec<u8>, limit: Duration) -> Result<Ran, Failed> {
+    let shown = format!("{cmd:?}");
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let input = child.stdin.take();
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let mut guard = ChildGuard(Some(child));
+    let writer = thread::spawn(move || {
+        if let Some(mut i) = input {
+            // The command may finish without reading everything.
+            let _ = i.write_all(&stdin);
+        }
+    });
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = reader(out.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = reader(err.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        let child = guard.0.as_mut().expect("the child is guarded until it ends");
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    guard.0 = None;
+    let _ = writer.join();
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    match status {
+        Some(status) => Ok(Ran {
+            status,
+            stdout,
+            stderr,
+        }),
+        None => Err(format!(
+            "{shown} did not finish within {limit:?}; stdout so far {:?}; stderr {:?}",
+            abbreviate(&stdout),
+            abbreviate(&stderr)
+        )
+        .into()),
+    }
+}
+
+/// `nc -N 127.0.0.1 PORT` with `input`: it half-closes after its input and
+/// prints everything the server sends until the server closes.
+pub fn nc(port: u16, input: &[u8]) -> Result<Ran, Failed> {
+    let mut cmd = Command::new(Program::Nc.path()?);
+    cmd.args(["-N", "-w", "10", "127.0.0.1", &port.to_string()]);
+    run(cmd, input.to_vec(), Duration::from_secs(30))
+}
+
+// ---------------------------------------------------------------------------
+// Bytes and times
+
+/// Bytes as escaped text, long ones cut in the middle.
+pub fn abbreviate(b: &[u8]) -> String {
+    if b.len() <= 120 {
+        return b.escape_ascii().to_string();
+    }
+    format!(
+        "{}…({} bytes)…{}",
+        b[..60].escape_ascii(),
+        b.len(),
+        b[b.len() - 60..].escape_ascii()
+    )
+}
+
+/// Fails unless `got == want`, saying where they first differ.
+pub fn same_bytes(what: &str, got: &[u8], want: &[u8]) -> Outcome {
+    if got == want {
+        return Ok(());
+    }
+    let at = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(want.len()));
+    let from = at.saturating_sub(16);
+    let mut msg = format!(
+        "{what}: {} bytes where {} were expected; first difference at byte {at}\n",
+        got.len(),
+        want.len()
+    );
+    let _ = writeln!(
+        msg,
+        "   got[{from}..]: {}",
+        abbreviate(&got[from..got.len().min(at + 32)])
+    );
+    let _ = write!(
+        msg,
+        "  want[{from}..]: {}",
+        abbreviate(&want[from..want.len().min(at + 32)])
+    );
+    Err(msg.into())
+}
+
+/// `n` bytes of a pattern that repeats only every 251 bytes and holds every
+/// byte value but the line ends appear often.
+pub fn pattern(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| ((i * 7 + usize::from(seed)) % 251) as u8)
+        .collect()
+}
+
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+
+/// Checks a daytime line (without its line end): `25 NOV 2026 16:27:47 UTC`
+/// as xinetd and our server write it, within two minutes of now. With
+/// `exact_shape`, the padding must be exactly that of the example.
+pub fn check_daytime(line: &str, exact_shape: bool) -> Outcome {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
+    check_daytime_at(line, exact_shape, now)
+}
+
+/// [`check_daytime`] against the clock reading `now` (seconds since 1970).
+pub fn check_daytime_at(line: &str, exact_shape: bool, now: i64) -> Outcome {
+    let bad = |why: &str| -> Failed { format!("daytime line {line:?}: {why}").into() };
+    if exact_shape {
+        let template = b"99 AAA 9999 99:99:99 UTC";
+        let fits = line.len() == template.len()
+            && line.bytes().zip(template).all(|(c, t)| match t {
+                b'9' => c.is_ascii_digit(),
+                b'A' => c.is_ascii_uppercase(),
+                t => c == *t,
+            });
+        if !fits {
+            return Err(bad("not of the shape `DD MON YYYY HH:MM:SS UTC`"));
+        }
+    }
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    let [day, month, year, hms, zone] = parts[..] else {
+        return Err(bad("not five words"));
+    };
+    let num = |s: &str, digits: std::ops::RangeInclusive<usize>| -> Result<i64, Failed> {
+        if !digits.contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad(&format!("`{s}` is not a number of {digits:?} digits")));
+        }
+        Ok(s.parse().expect("digits"))
+    };
+    let day = num(day, 1..=2)?;
+    let month = MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(month))
+        .ok_or_else(|| bad("no month name"))? as i64
+        + 1;
+    let year = num(year, 4..=4)?;
+    let hms: Vec<&str> = hms.split(':').collect();
+    let [h, m, s] = hms[..] else {
+        return Err(bad("no HH:MM:SS"));
+    };
+    let (h, m, s) = (num(h, 1..=2)?, num(m, 2..=2)?, num(s, 2..=2)?);
+    ensure!(
+        zone == "UTC" || zone == "GMT",
+        "daytime line {line:?}: zone `{zone}` is not UTC"
+    );
+    ensure!(
+        (1..=31).contains(&day) && h < 24 && m < 60 && s < 61,
+        "daytime line {line:?}: a field is out of range"
+    );
+    let secs = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s;
+    ensure!(
+        (secs - now).abs() <= 120,
+        "daytime line {line:?} is {} s away from this machine's clock",
+        secs - now
+    );
+    Ok(())
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Reads one byte at a time until the peer closes; each read is bounded.
+pub fn read_bytewise_to_close(s: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match s.read(&mut b)? {
+            0 => return Ok(out),
+            _ => out.push(b[0]),
+        }
+    }
+}
+
+/// Writes `bytes` one at a time, flushing after each, with `TCP_NODELAY`
+/// so that each goes out in a segment of its own.
+pub fn write_bytewise(s: &mut TcpStream, bytes: &[u8]) -> io::Result<()> {
+    s.set_nodelay(true)?;
+    for b in bytes {
+        s.write_all(std::slice::from_ref(b))?;
+        s.flush()?;
+        thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+/// Half-closes our side.
+pub fn half_close(s: &TcpStream) -> io::Result<()> {
+    s.shutdown(Shutdown::Write)
+}
