@@ -363,7 +363,9 @@ impl Player<'_> {
             },
             Action::ExpectClose(within) | Action::ExpectHalfClose(within) => {
                 match self.conn.peek_activity(self.timeout(*within)).await {
-                    Activity::Closed => Ok(()),
+                    // A peer that closes with our input unread makes its
+                    // kernel reset the connection: that too ends it.
+                    Activity::Closed | Activity::Reset => Ok(()),
                     other => Err(self.activity_failure(i, "the peer to close", other)),
                 }
             }

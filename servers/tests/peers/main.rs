@@ -29,6 +29,7 @@ mod harness;
 mod inetd;
 mod memcached;
 mod servers;
+mod suites;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -40,6 +41,7 @@ fn main() {
     trials.extend(memcached::trials());
     trials.extend(inetd::trials());
     trials.extend(servers::trials());
+    trials.extend(suites::trials());
     libtest_mimic::run(&args, trials).exit();
 }
 

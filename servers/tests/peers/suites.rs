@@ -1,0 +1,142 @@
+//! The bundled conformance suites against the real peers: memcached's suites
+//! against memcached 1.6, daytime's and echo's against xinetd, under every
+//! split mode (the same suites pass against the reference servers in the
+//! conformance crate's tests).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use conformance::runner::{run_case, Outcome as CaseOutcome, RunConfig, Split};
+use conformance::transcript::{self, Suite};
+use libtest_mimic::Trial;
+use protocol_runtime::layout::Role;
+use protocol_runtime::transport::Address;
+
+use crate::harness::{self, Memcached, Outcome, Program, Xinetd};
+
+const SPLITS: [Split; 5] = [
+    Split::Whole,
+    Split::Bytes,
+    Split::Random(1),
+    Split::Random(2),
+    Split::Coalesce,
+];
+
+pub fn trials() -> Vec<Trial> {
+    let mut out = Vec::new();
+    for (i, split) in SPLITS.iter().enumerate() {
+        let name = split.to_string().replace(':', "_");
+        out.push(harness::trial(
+            &format!("suites::memcached_on_memcached_{name}"),
+            &[Program::Memcached],
+            MEMCACHED[i],
+        ));
+        out.push(harness::trial(
+            &format!("suites::inetd_on_xinetd_{name}"),
+            &[Program::Xinetd],
+            INETD[i],
+        ));
+    }
+    out
+}
+
+// libtest-mimic takes plain `fn`s: one per split mode.
+const MEMCACHED: [fn() -> Outcome; 5] = [
+    || memcached(SPLITS[0]),
+    || memcached(SPLITS[1]),
+    || memcached(SPLITS[2]),
+    || memcached(SPLITS[3]),
+    || memcached(SPLITS[4]),
+];
+const INETD: [fn() -> Outcome; 5] = [
+    || inetd(SPLITS[0]),
+    || inetd(SPLITS[1]),
+    || inetd(SPLITS[2]),
+    || inetd(SPLITS[3]),
+    || inetd(SPLITS[4]),
+];
+
+fn suites(spec: &str) -> Result<Vec<Arc<Suite>>, libtest_mimic::Failed> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../conformance/suites")
+        .join(spec);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "transcript"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            transcript::load(f, Role::Client)
+                .map(Arc::new)
+                .map_err(|e| e.to_string().into())
+        })
+        .collect()
+}
+
+/// Runs every case (exclusive ones included: one run at a time here) and
+/// fails with the first failures' reports.
+async fn run_all(suites: &[Arc<Suite>], target: Address, split: Split) -> Outcome {
+    let cfg = RunConfig {
+        target,
+        tls: None,
+        split,
+        prefix: format!("peers{}-", std::process::id()),
+        step_timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(5),
+    };
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for s in suites {
+        for c in &s.cases {
+            count += 1;
+            let r = run_case(s, c, &cfg).await;
+            if let CaseOutcome::Failed(f) = &r.outcome {
+                failures.push(format!(
+                    "{}:{} {}: expected {}, got {}",
+                    r.suite, f.line, r.case, f.expected, f.got
+                ));
+            } else if let CaseOutcome::Unreachable { error } = &r.outcome {
+                failures.push(format!("{}: unreachable: {error}", r.case));
+            }
+        }
+    }
+    harness::ensure!(count > 0, "no cases ran");
+    harness::ensure!(
+        failures.is_empty(),
+        "{} of {count} cases failed under {split}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+fn memcached(split: Split) -> Outcome {
+    let mc = Memcached::start()?;
+    let mut all = suites("memcached_get")?;
+    all.extend(suites("memcached")?);
+    harness::block_on(
+        Duration::from_secs(240),
+        run_all(&all, Address::Tcp(format!("127.0.0.1:{}", mc.port)), split),
+    )
+}
+
+fn inetd(split: Split) -> Outcome {
+    let x = Xinetd::start()?;
+    harness::block_on(Duration::from_secs(120), async {
+        run_all(
+            &suites("daytime")?,
+            Address::Tcp(format!("127.0.0.1:{}", x.daytime_port)),
+            split,
+        )
+        .await?;
+        run_all(
+            &suites("echo")?,
+            Address::Tcp(format!("127.0.0.1:{}", x.echo_port)),
+            split,
+        )
+        .await
+    })
+}
