@@ -20,11 +20,24 @@ pub struct Protocol {
 
 #[derive(Debug, Clone)]
 pub enum Decl {
-    Port { value: u64, span: Span },
+    Port {
+        value: u64,
+        span: Span,
+    },
     Framing(Call),
     Limits(Vec<Limit>),
-    Timeout { value: Duration, span: Span },
-    Pipelined { span: Span },
+    Timeout {
+        value: Duration,
+        span: Span,
+    },
+    Pipelined {
+        span: Span,
+    },
+    /// `overload "...";`: bytes a full server sends before closing.
+    Overload {
+        bytes: Vec<u8>,
+        span: Span,
+    },
     Message(MessageDecl),
     State(StateDecl),
 }

@@ -21,6 +21,9 @@ pub fn dump(p: &ir::Protocol, source: &Source) -> String {
     if p.pipelined {
         header.push_str(" pipelined");
     }
+    if let Some(o) = &p.overload {
+        let _ = write!(header, " overload {}", bytes(&o.bytes));
+    }
     let _ = writeln!(out, "{header} {}", at(p.span));
     for m in &p.messages {
         let _ = writeln!(out, "\n{} message {} {}", m.role, m.name, at(m.span));

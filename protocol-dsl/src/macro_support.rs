@@ -80,11 +80,14 @@ fn expand_inner(input: TokenStream) -> TokenStream {
         .filter(|d| d.is_error())
         .map(|d| {
             let rendered = crate::diagnostic::render(&compiled.source, std::slice::from_ref(d), false);
+            // `path:line:col: error[CODE]: message`, then the source line and caret.
+            let snippet: Vec<&str> = rendered.trim_end().lines().skip(1).collect();
             let msg = format!(
-                "{}: {}\n{}",
+                "{}: error[{}]: {}\n{}",
                 compiled.source.location(d.span),
+                d.code,
                 d.message,
-                rendered.trim_end()
+                snippet.join("\n")
             );
             quote_spanned!(lit.span()=> compile_error!(#msg);)
         })

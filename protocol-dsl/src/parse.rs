@@ -168,6 +168,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::limits_decl | Rule::kw_limits => "`limits`",
         Rule::timeout_decl | Rule::kw_timeout => "`timeout`",
         Rule::pipelined_decl | Rule::kw_pipelined => "`pipelined`",
+        Rule::overload_decl | Rule::kw_overload => "`overload`",
         Rule::message_decl | Rule::role | Rule::kw_client | Rule::kw_server => "`client`/`server`",
         Rule::kw_message => "`message`",
         Rule::state_decl | Rule::kw_state | Rule::initial_mark | Rule::kw_initial => "`state`",
@@ -268,6 +269,13 @@ impl Builder<'_> {
                 }
             }
             Rule::pipelined_decl => Decl::Pipelined { span: sp },
+            Rule::overload_decl => {
+                let s = inner.nth(1).expect("grammar: overload bytes");
+                Decl::Overload {
+                    bytes: self.string(&s),
+                    span: sp,
+                }
+            }
             Rule::message_decl => Decl::Message(self.message(sp, inner)),
             Rule::state_decl => Decl::State(self.state(sp, inner)),
             r => unreachable!("grammar: unexpected declaration {r:?}"),

@@ -27,7 +27,8 @@ pub struct ServerConfig {
     /// connection ends.
     pub max_connections: usize,
     /// Bytes sent to a connection over the limit before closing it (memcached
-    /// sends `ERROR Too many open connections\r\n`).
+    /// sends `ERROR Too many open connections\r\n`). By default the spec's
+    /// `overload` declaration, if it has one.
     pub overload_reply: Option<Bytes>,
     /// How long live connections may take to finish after shutdown begins;
     /// connections still open then are aborted.
@@ -98,6 +99,11 @@ where
     F: Future<Output = Result<(), Error>> + Send + 'static,
 {
     let handler = Arc::new(handler);
+    // The spec's own overload reply, unless the caller chose one.
+    let mut config = config;
+    if config.overload_reply.is_none() {
+        config.overload_reply = spec.overload.as_ref().map(|o| Bytes::from(o.bytes.clone()));
+    }
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();

@@ -24,6 +24,9 @@ pub struct Protocol {
     /// Clients may send further requests before earlier replies arrive;
     /// replies come back in request order.
     pub pipelined: bool,
+    /// Bytes a server over its connection limit sends before closing
+    /// (memcached's `ERROR Too many open connections`).
+    pub overload: Option<Overload>,
     pub messages: Vec<Message>,
     pub states: Vec<State>,
     pub initial: StateId,
@@ -166,4 +169,11 @@ pub enum Repeat {
     Optional,
     ZeroOrMore,
     OneOrMore,
+}
+
+/// What a server over its connection limit sends before closing.
+#[derive(Debug, Clone)]
+pub struct Overload {
+    pub bytes: Vec<u8>,
+    pub span: Span,
 }

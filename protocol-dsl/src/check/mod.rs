@@ -8,6 +8,7 @@ pub mod lang;
 mod length_range;
 mod mixed_framing;
 mod no_way_out;
+mod overload;
 mod raw_length;
 mod segmentation;
 mod text_position;
@@ -32,6 +33,7 @@ const CHECKS: &[Check] = &[
     both_send::check,
     mixed_framing::check,
     indistinguishable::check,
+    overload::check,
 ];
 
 pub fn run_all(protocol: &ir::Protocol, diags: &mut Diagnostics) {

@@ -19,6 +19,13 @@ pub fn build_fn(p: &Protocol) -> TokenStream {
         None => quote!(::std::option::Option::None),
     };
     let pipelined = p.pipelined;
+    let overload = match &p.overload {
+        Some(o) => {
+            let (b, s) = (bytes(&o.bytes), span_tokens(o.span));
+            quote!(::std::option::Option::Some(rt::spec::Overload { bytes: #b, span: #s }))
+        }
+        None => quote!(::std::option::Option::None),
+    };
     let messages = p.messages.iter().map(|m| {
         let (name, span, role, layout) = (&m.name, span_tokens(m.span), role(m.role), layout(&m.layout));
         quote!(rt::spec::Message { name: #name.into(), span: #span, role: #role, layout: #layout })
@@ -36,6 +43,7 @@ pub fn build_fn(p: &Protocol) -> TokenStream {
                     span: #span,
                     port: #port,
                     pipelined: #pipelined,
+                    overload: #overload,
                     messages: ::std::vec![#(#messages),*],
                     states: ::std::vec![#(#states),*],
                     initial: #initial,

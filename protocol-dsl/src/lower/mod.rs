@@ -41,6 +41,7 @@ enum FrameTemplate {
 pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol {
     let mut port = None;
     let mut pipelined = false;
+    let mut overload: Option<ir::Overload> = None;
     let mut defaults = Defaults::default();
     let mut framing_decls = Vec::new();
 
@@ -60,6 +61,22 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
                 ),
             },
             Decl::Pipelined { .. } => pipelined = true,
+            Decl::Overload { bytes, span } => {
+                if overload.is_some() {
+                    diags.push(duplicate_decl("overload", *span));
+                }
+                if bytes.is_empty() {
+                    diags.push(
+                        Diagnostic::new(Code::BadConstruct, *span, "`overload` needs at least one byte")
+                            .label("empty reply")
+                            .help("write the bytes a full server sends, as in `overload \"ERROR Too many open connections\\r\\n\";`"),
+                    );
+                }
+                overload = Some(ir::Overload {
+                    bytes: bytes.clone(),
+                    span: *span,
+                });
+            }
             Decl::Timeout { value, span } => {
                 if defaults.timeout.is_some() {
                     diags.push(duplicate_decl("timeout", *span));
@@ -115,6 +132,7 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
         span: protocol.span,
         port,
         pipelined,
+        overload,
         messages,
         states,
         initial,

@@ -16,6 +16,7 @@ const CONSTRUCTS: &[&str] = &[
     "limits",
     "timeout",
     "pipelined",
+    "overload",
     "message",
     "literals",
     "line",

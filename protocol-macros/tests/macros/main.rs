@@ -1,3 +1,4 @@
 //! The proc-macro's integration tests, one module per area.
 
 mod generated;
+mod ui;

@@ -276,3 +276,51 @@ async fn idle_connection_ends_at_shutdown_between_messages() {
     assert_eq!(stats.aborted.load(Ordering::SeqCst), 0);
     assert_eq!(stats.handler_errors.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_specs_overload_reply_is_sent_over_the_limit() {
+    let spec = crate::spec("memcached");
+    assert!(
+        spec.overload.is_some(),
+        "memcached.proto declares its overload reply"
+    );
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let stats = Arc::new(ServerStats::default());
+    let acceptor = MemoryAcceptor {
+        incoming: Mutex::new(rx),
+        failures: Default::default(),
+    };
+    let server = tokio::spawn(serve(
+        acceptor,
+        spec,
+        // No overload reply configured: the spec's is used.
+        ServerConfig {
+            max_connections: 1,
+            ..ServerConfig::default()
+        },
+        stats.clone(),
+        |mut conn| async move {
+            loop {
+                if let Event::Closed = conn.recv().await? {
+                    return Ok(());
+                }
+            }
+        },
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    let (_held, server_side) = Stream::memory_pair(4096);
+    tx.send(server_side).unwrap();
+    tokio::task::yield_now().await;
+    let (mut second, server_side) = Stream::memory_pair(4096);
+    tx.send(server_side).unwrap();
+    assert_eq!(
+        read_to_close(&mut second).await,
+        b"ERROR Too many open connections\r\n"
+    );
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+    assert_eq!(stats.rejected.load(Ordering::SeqCst), 1);
+}
