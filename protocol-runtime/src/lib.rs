@@ -22,6 +22,7 @@ pub mod value;
 
 pub use bytes;
 pub use error::{Error, ProtocolViolation, Result};
+pub use futures_util;
 pub use value::{Message, Value};
 
 /// Includes the code `protocol_dsl::compile` wrote to `OUT_DIR` for a

@@ -230,3 +230,51 @@ fn transforms_do_not_depend_on_chunking() {
     t.apply(Defect::DropsCrlf, b"VALUE k 0 5\r\nhello\r\nEND\r\n", &mut out);
     assert_eq!(out, b"VALUE k 0 5\r\nhelloEND\r\n");
 }
+
+/// Every bundled suite passes against the reference servers under every
+/// split mode (the same suites pass against real memcached and xinetd in the
+/// servers crate's peer tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bundled_suite_passes_against_the_reference_servers_under_every_split() {
+    let mut specs: Vec<String> = std::fs::read_dir(crate::workspace_root().join("conformance/suites"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    specs.sort();
+    for spec in specs {
+        let suites = suites_of(&spec);
+        let server = conformance::targets::start(&spec)
+            .await
+            .unwrap()
+            .expect("a built-in server");
+        for split in [
+            Split::Whole,
+            Split::Bytes,
+            Split::Random(1),
+            Split::Random(2),
+            Split::Coalesce,
+        ] {
+            let cfg = RunConfig {
+                target: server.address.clone(),
+                tls: None,
+                split,
+                prefix: format!("split{split}-"),
+                step_timeout: Duration::from_secs(5),
+                connect_timeout: Duration::from_secs(2),
+            };
+            for s in &suites {
+                for c in &s.cases {
+                    let r = run_case(s, c, &cfg).await;
+                    assert!(
+                        r.passed(),
+                        "{spec} under {split}: {}:{} {:?}",
+                        r.suite,
+                        r.line,
+                        r.outcome
+                    );
+                }
+            }
+        }
+        server.stop().await;
+    }
+}

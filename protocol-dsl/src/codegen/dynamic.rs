@@ -133,6 +133,28 @@ fn side(
                 }
             }
 
+            /// Consumes the connection as a stream of what the peer sends
+            /// ("active" consumption, where `recv` is pull-style). The stream
+            /// ends after `Closed` or the first error.
+            pub fn into_stream(
+                self,
+            ) -> impl rt::futures_util::Stream<Item = ::std::result::Result<Received<super::#theirs>, rt::Error>> {
+                rt::futures_util::stream::unfold(::std::option::Option::Some(self), |state| async move {
+                    let mut this = state?;
+                    match this.recv().await {
+                        ::std::result::Result::Ok(Received::Closed) => {
+                            ::std::option::Option::Some((::std::result::Result::Ok(Received::Closed), ::std::option::Option::None))
+                        }
+                        ::std::result::Result::Ok(r) => {
+                            ::std::option::Option::Some((::std::result::Result::Ok(r), ::std::option::Option::Some(this)))
+                        }
+                        ::std::result::Result::Err(e) => {
+                            ::std::option::Option::Some((::std::result::Result::Err(e), ::std::option::Option::None))
+                        }
+                    }
+                })
+            }
+
             /// Shuts down the writing side, if the spec allows it here.
             pub async fn shutdown_write(&mut self) -> Result<(), rt::Error> {
                 self.conn.shutdown_write().await

@@ -30,3 +30,26 @@ async fn greeting_over_memory() {
     assert_eq!(w.name, "Ann");
     server.await.unwrap().unwrap();
 }
+
+/// The stream adaptor yields what the peer sends until it closes.
+#[tokio::test]
+async fn dynamic_stream_adaptor_consumes_actively() {
+    use protocol_runtime::futures_util::StreamExt;
+    let (c, s) = protocol_runtime::transport::Stream::memory_pair(1024);
+    let server = tokio::spawn(async move {
+        let received: Vec<_> = echo::dynamic::Server::from_stream(s)
+            .into_stream()
+            .collect()
+            .await;
+        received
+    });
+    let mut client = echo::dynamic::Client::from_stream(c);
+    client.send(echo::Data { data: "one".into() }).await.unwrap();
+    client.shutdown_write().await.unwrap();
+    let received = server.await.unwrap();
+    assert_eq!(received.len(), 2, "{received:?}");
+    assert!(
+        matches!(&received[0], Ok(echo::dynamic::Received::Message(echo::ClientMessage::Data(d))) if &d.data[..] == b"one")
+    );
+    assert!(matches!(received[1], Ok(echo::dynamic::Received::Closed)));
+}
