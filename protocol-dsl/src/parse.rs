@@ -593,52 +593,20 @@ impl Builder<'_> {
     /// Decodes a string literal's escapes: `\r \n \t \0 \\ \" \xHH`.
     fn string(&mut self, pair: &Pair<'_, Rule>) -> Vec<u8> {
         let raw = pair.as_str();
-        let base = pair.as_span().start();
-        let body = &raw[1..raw.len() - 1];
-        let mut out = Vec::with_capacity(body.len());
-        let mut chars = body.char_indices();
-        while let Some((i, c)) = chars.next() {
-            if c != '\\' {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                continue;
-            }
-            let at = base + 1 + i;
-            match chars.next() {
-                Some((_, 'r')) => out.push(b'\r'),
-                Some((_, 'n')) => out.push(b'\n'),
-                Some((_, 't')) => out.push(b'\t'),
-                Some((_, '0')) => out.push(0),
-                Some((_, '\\')) => out.push(b'\\'),
-                Some((_, '"')) => out.push(b'"'),
-                Some((_, 'x')) => {
-                    let hex: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
-                    match u8::from_str_radix(&hex, 16) {
-                        Ok(b) if hex.len() == 2 => out.push(b),
-                        _ => self.diags.push(
-                            Diagnostic::new(
-                                Code::BadLiteral,
-                                Span::new(at, at + 2 + hex.len()),
-                                "invalid `\\x` escape",
-                            )
-                            .label("expected two hex digits")
-                            .help("write a byte as `\\x0d`"),
-                        ),
-                    }
-                }
-                Some((j, other)) => self.diags.push(
-                    Diagnostic::new(
-                        Code::BadLiteral,
-                        Span::new(at, base + 1 + j + other.len_utf8()),
-                        format!("unknown escape `\\{}`", other.escape_debug()),
-                    )
-                    .label("not an escape")
-                    .help("the escapes are `\\r`, `\\n`, `\\t`, `\\0`, `\\\\`, `\\\"` and `\\xHH`"),
-                ),
-                None => {}
-            }
+        let base = pair.as_span().start() + 1;
+        let (bytes, errors) = unescape(&raw[1..raw.len() - 1]);
+        for e in errors {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::BadLiteral,
+                    Span::new(base + e.start, base + e.end),
+                    e.message,
+                )
+                .label(e.label)
+                .help(e.help),
+            );
         }
-        out
+        bytes
     }
 }
 
@@ -648,4 +616,59 @@ fn role(pair: Pair<'_, Rule>) -> Role {
     } else {
         Role::Client
     }
+}
+
+/// A bad escape in a string literal, at byte offsets of the literal's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscapeError {
+    pub start: usize,
+    pub end: usize,
+    pub message: String,
+    pub label: &'static str,
+    pub help: &'static str,
+}
+
+/// Decodes a string literal's body: `\r \n \t \0 \\ \" \xHH`. Specs and
+/// transcripts share these escapes; every bad one is reported.
+pub fn unescape(body: &str) -> (Vec<u8>, Vec<EscapeError>) {
+    let mut out = Vec::with_capacity(body.len());
+    let mut errors = Vec::new();
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        match chars.next() {
+            Some((_, 'r')) => out.push(b'\r'),
+            Some((_, 'n')) => out.push(b'\n'),
+            Some((_, 't')) => out.push(b'\t'),
+            Some((_, '0')) => out.push(0),
+            Some((_, '\\')) => out.push(b'\\'),
+            Some((_, '"')) => out.push(b'"'),
+            Some((_, 'x')) => {
+                let hex: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
+                match u8::from_str_radix(&hex, 16) {
+                    Ok(b) if hex.len() == 2 => out.push(b),
+                    _ => errors.push(EscapeError {
+                        start: i,
+                        end: i + 2 + hex.len(),
+                        message: "invalid `\\x` escape".into(),
+                        label: "expected two hex digits",
+                        help: "write a byte as `\\x0d`",
+                    }),
+                }
+            }
+            Some((j, other)) => errors.push(EscapeError {
+                start: i,
+                end: j + other.len_utf8(),
+                message: format!("unknown escape `\\{}`", other.escape_debug()),
+                label: "not an escape",
+                help: "the escapes are `\\r`, `\\n`, `\\t`, `\\0`, `\\\\`, `\\\"` and `\\xHH`",
+            }),
+            None => {}
+        }
+    }
+    (out, errors)
 }

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use crate::engine::{self, Context, Decoded, Decoder};
 use crate::error::{Error, Excerpt, ProtocolViolation};
 use crate::layout::Role;
-use crate::spec::{MessageId, Protocol, Repeat, Reply, ReplySeq, RuleKind, StateId, Target};
+use crate::spec::{MessageId, Protocol, Reply, ReplyPoint, ReplySeq, RuleKind, StateId, Target};
 use crate::value::{Message, Value};
 
 /// What came from the peer.
@@ -41,8 +41,7 @@ struct ReplyCursor {
     state: StateId,
     /// The exchange rule, or `None` for the state's `otherwise` reply.
     rule: Option<usize>,
-    /// (alternative, item) pairs still possible.
-    point: Vec<(usize, usize)>,
+    point: ReplyPoint,
     started: bool,
     /// The reply is the server closing the connection.
     close: bool,
@@ -529,12 +528,11 @@ impl ReplyCursor {
         let mut c = ReplyCursor {
             state,
             rule,
-            point: Vec::new(),
+            point: ReplyPoint::start(&[]),
             started: false,
             close: false,
         };
-        let n = c.seqs(spec).len();
-        c.point = c.close_point(spec, (0..n).map(|a| (a, 0)).collect());
+        c.point = ReplyPoint::start(c.seqs(spec));
         c
     }
 
@@ -542,7 +540,7 @@ impl ReplyCursor {
         ReplyCursor {
             state,
             rule: Some(rule),
-            point: Vec::new(),
+            point: ReplyPoint::start(&[]),
             started: false,
             close: true,
         }
@@ -563,33 +561,8 @@ impl ReplyCursor {
         }
     }
 
-    fn close_point(&self, spec: &Protocol, mut set: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
-        let seqs = self.seqs(spec);
-        let mut i = 0;
-        while i < set.len() {
-            let (a, idx) = set[i];
-            if let Some(item) = seqs[a].items.get(idx) {
-                if matches!(item.repeat, Repeat::Optional | Repeat::ZeroOrMore)
-                    && !set.contains(&(a, idx + 1))
-                {
-                    set.push((a, idx + 1));
-                }
-            }
-            i += 1;
-        }
-        set
-    }
-
     fn messages(&self, spec: &Protocol) -> Vec<MessageId> {
-        let seqs = self.seqs(spec);
-        let mut out = Vec::new();
-        for &(a, idx) in &self.point {
-            if let Some(item) = seqs[a].items.get(idx) {
-                if !out.contains(&item.message) {
-                    out.push(item.message);
-                }
-            }
-        }
+        let mut out = self.point.messages(self.seqs(spec));
         // Before a reply starts, the state's `otherwise` replies may stand in.
         if !self.started && self.rule.is_some() {
             if let Some(Reply::Sequences(seqs)) = &spec.states[self.state].otherwise {
@@ -607,22 +580,8 @@ impl ReplyCursor {
 
     /// Consumes one reply message; false if it does not fit.
     fn advance(&mut self, spec: &Protocol, m: MessageId) -> bool {
-        let seqs = self.seqs(spec);
-        let mut next = Vec::new();
-        for &(a, idx) in &self.point {
-            if let Some(item) = seqs[a].items.get(idx) {
-                if item.message == m {
-                    match item.repeat {
-                        Repeat::ZeroOrMore | Repeat::OneOrMore => {
-                            next.push((a, idx));
-                            next.push((a, idx + 1));
-                        }
-                        Repeat::One | Repeat::Optional => next.push((a, idx + 1)),
-                    }
-                }
-            }
-        }
-        if next.is_empty() {
+        let next = self.point.advance(self.seqs(spec), m);
+        let Some(next) = next else {
             if !self.started && self.rule.is_some() {
                 // An `otherwise` reply standing in for this one.
                 let mut other = ReplyCursor::new(spec, self.state, None);
@@ -632,24 +591,20 @@ impl ReplyCursor {
                 }
             }
             return false;
-        }
+        };
         self.started = true;
-        self.point = self.close_point(spec, next);
+        self.point = next;
         true
     }
 
     /// The reply may be over here, though more of it may follow (`A B?`
     /// after `A`): the next message tells.
     fn may_end(&self, spec: &Protocol) -> bool {
-        let seqs = self.seqs(spec);
-        self.point.iter().any(|&(a, idx)| idx >= seqs[a].items.len())
+        self.point.may_end(self.seqs(spec))
     }
 
     /// The reply is over: it has reached its end and nothing more may follow.
     fn complete(&self, spec: &Protocol) -> bool {
-        let seqs = self.seqs(spec);
-        let at_end = self.point.iter().any(|&(a, idx)| idx >= seqs[a].items.len());
-        let more = self.point.iter().any(|&(a, idx)| idx < seqs[a].items.len());
-        at_end && !more
+        self.point.complete(self.seqs(spec))
     }
 }

@@ -177,3 +177,77 @@ pub struct Overload {
     pub bytes: Vec<u8>,
     pub span: Span,
 }
+
+/// A point in a reply grammar (`Value* End | Error`): the (sequence, item)
+/// pairs still possible. The session, the compiler's checks and the code
+/// generator all walk replies with it, so they agree on what may come next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyPoint(Vec<(usize, usize)>);
+
+impl ReplyPoint {
+    /// Before the first message of the reply.
+    pub fn start(seqs: &[ReplySeq]) -> Self {
+        Self::closed(seqs, (0..seqs.len()).map(|a| (a, 0)).collect())
+    }
+
+    /// Adds the positions reachable by skipping optional items.
+    fn closed(seqs: &[ReplySeq], mut set: Vec<(usize, usize)>) -> Self {
+        let mut i = 0;
+        while i < set.len() {
+            let (a, idx) = set[i];
+            if let Some(item) = seqs[a].items.get(idx) {
+                if matches!(item.repeat, Repeat::Optional | Repeat::ZeroOrMore)
+                    && !set.contains(&(a, idx + 1))
+                {
+                    set.push((a, idx + 1));
+                }
+            }
+            i += 1;
+        }
+        set.sort_unstable();
+        set.dedup();
+        ReplyPoint(set)
+    }
+
+    /// The messages that may come here, in grammar order.
+    pub fn messages(&self, seqs: &[ReplySeq]) -> Vec<MessageId> {
+        let mut out = Vec::new();
+        for &(a, idx) in &self.0 {
+            if let Some(item) = seqs[a].items.get(idx) {
+                if !out.contains(&item.message) {
+                    out.push(item.message);
+                }
+            }
+        }
+        out
+    }
+
+    /// The point after `m`, or `None` if `m` cannot come here.
+    pub fn advance(&self, seqs: &[ReplySeq], m: MessageId) -> Option<Self> {
+        let mut next = Vec::new();
+        for &(a, idx) in &self.0 {
+            if let Some(item) = seqs[a].items.get(idx) {
+                if item.message == m {
+                    match item.repeat {
+                        Repeat::ZeroOrMore | Repeat::OneOrMore => {
+                            next.push((a, idx));
+                            next.push((a, idx + 1));
+                        }
+                        Repeat::One | Repeat::Optional => next.push((a, idx + 1)),
+                    }
+                }
+            }
+        }
+        (!next.is_empty()).then(|| Self::closed(seqs, next))
+    }
+
+    /// The reply may be over here, though more may follow (`A B?` after `A`).
+    pub fn may_end(&self, seqs: &[ReplySeq]) -> bool {
+        self.0.iter().any(|&(a, idx)| idx >= seqs[a].items.len())
+    }
+
+    /// The reply is over: it reached its end and nothing more may follow.
+    pub fn complete(&self, seqs: &[ReplySeq]) -> bool {
+        self.may_end(seqs) && !self.0.iter().any(|&(a, idx)| idx < seqs[a].items.len())
+    }
+}

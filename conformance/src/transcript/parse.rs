@@ -316,48 +316,17 @@ fn bytes(p: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> Vec<u8> {
     out
 }
 
-/// Decodes `\r \n \t \0 \\ \" \xHH`.
+/// Decodes a string's escapes, as the spec language does.
 fn unescape(p: &Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> Vec<u8> {
     let raw = p.as_str();
     let base = p.as_span().start() + 1;
-    let body = &raw[1..raw.len() - 1];
-    let mut out = Vec::with_capacity(body.len());
-    let mut chars = body.char_indices();
-    while let Some((i, c)) = chars.next() {
-        if c != '\\' {
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        match chars.next() {
-            Some((_, 'r')) => out.push(b'\r'),
-            Some((_, 'n')) => out.push(b'\n'),
-            Some((_, 't')) => out.push(b'\t'),
-            Some((_, '0')) => out.push(0),
-            Some((_, '\\')) => out.push(b'\\'),
-            Some((_, '"')) => out.push(b'"'),
-            Some((_, 'x')) => {
-                let hex: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
-                match u8::from_str_radix(&hex, 16) {
-                    Ok(b) if hex.len() == 2 => out.push(b),
-                    _ => errors.push(
-                        TranscriptError::new(
-                            Span::new(base + i, base + i + 2 + hex.len()),
-                            "invalid `\\x` escape",
-                        )
-                        .help("write a byte as `\\x0d`"),
-                    ),
-                }
-            }
-            Some((j, other)) => errors.push(
-                TranscriptError::new(
-                    Span::new(base + i, base + j + other.len_utf8()),
-                    format!("unknown escape `\\{other}`"),
-                )
-                .help("the escapes are `\\r`, `\\n`, `\\t`, `\\0`, `\\\\`, `\\\"` and `\\xHH`"),
-            ),
-            None => {}
-        }
+    let (bytes, bad) = protocol_dsl::parse::unescape(&raw[1..raw.len() - 1]);
+    for e in bad {
+        errors.push(
+            TranscriptError::new(Span::new(base + e.start, base + e.end), e.message)
+                .label(e.label)
+                .help(e.help),
+        );
     }
-    out
+    bytes
 }

@@ -17,7 +17,7 @@ mod unreachable;
 use protocol_runtime::layout::Role;
 
 use crate::diagnostic::Diagnostics;
-use crate::ir::{self, MessageId, Repeat, ReplySeq, RuleKind, Span};
+use crate::ir::{self, MessageId, ReplyPoint, ReplySeq, RuleKind, Span};
 
 type Check = fn(&ir::Protocol, &mut Diagnostics);
 
@@ -116,60 +116,28 @@ pub(crate) fn receive_sets(p: &ir::Protocol) -> Vec<ReceiveSet> {
 }
 
 /// For a reply grammar, the set of messages that may come at each point the
-/// client can be at (the first set first).
+/// client can be at (the first set first), each with the span of an item
+/// that allows it.
 fn reply_positions(seqs: &[ReplySeq]) -> Vec<Vec<(MessageId, Span)>> {
-    // A point is a set of (alternative, item index) pairs still possible.
-    let close = |mut set: Vec<(usize, usize)>| {
-        let mut i = 0;
-        while i < set.len() {
-            let (alt, idx) = set[i];
-            if let Some(item) = seqs[alt].items.get(idx) {
-                if matches!(item.repeat, Repeat::Optional | Repeat::ZeroOrMore)
-                    && !set.contains(&(alt, idx + 1))
-                {
-                    set.push((alt, idx + 1));
-                }
-            }
-            i += 1;
-        }
-        set.sort_unstable();
-        set
+    let span_of = |m: MessageId| {
+        seqs.iter()
+            .flat_map(|s| s.items.iter())
+            .find(|i| i.message == m)
+            .map_or(Span::default(), |i| i.span)
     };
-    let start = close((0..seqs.len()).map(|a| (a, 0)).collect());
-    let mut points = vec![start];
+    let mut points = vec![ReplyPoint::start(seqs)];
     let mut out = Vec::new();
     let mut i = 0;
     while i < points.len() && i < 256 {
-        let point = points[i].clone();
-        let mut messages: Vec<(MessageId, Span)> = Vec::new();
-        for &(alt, idx) in &point {
-            if let Some(item) = seqs[alt].items.get(idx) {
-                if !messages.iter().any(|(m, _)| *m == item.message) {
-                    messages.push((item.message, item.span));
+        let messages = points[i].messages(seqs);
+        for &m in &messages {
+            if let Some(next) = points[i].advance(seqs, m) {
+                if !points.contains(&next) {
+                    points.push(next);
                 }
             }
         }
-        for &(m, _) in &messages {
-            let mut next = Vec::new();
-            for &(alt, idx) in &point {
-                if let Some(item) = seqs[alt].items.get(idx) {
-                    if item.message == m {
-                        next.push(match item.repeat {
-                            Repeat::ZeroOrMore | Repeat::OneOrMore => (alt, idx),
-                            Repeat::One | Repeat::Optional => (alt, idx + 1),
-                        });
-                        if item.repeat == Repeat::OneOrMore {
-                            next.push((alt, idx + 1));
-                        }
-                    }
-                }
-            }
-            let next = close(next);
-            if !points.contains(&next) {
-                points.push(next);
-            }
-        }
-        out.push(messages);
+        out.push(messages.into_iter().map(|m| (m, span_of(m))).collect());
         i += 1;
     }
     out

@@ -1,8 +1,9 @@
 //! The points a reply can be at, as the typestate API sees them: each point
 //! of an exchange's reply grammar becomes one type, whose moves are the
-//! messages that may come there.
+//! messages that may come there. The walk is the session's own
+//! ([`ReplyPoint`]), so the types and the engine agree.
 
-use protocol_runtime::spec::{MessageId, Protocol, Repeat, Reply, ReplySeq, RuleKind, StateId};
+use protocol_runtime::spec::{MessageId, Protocol, Reply, ReplyPoint, ReplySeq, RuleKind, StateId};
 
 /// Where a reply message leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub struct ReplyGraph {
     pub edges: Vec<Vec<(MessageId, Next)>>,
 }
 
-fn seqs_of(p: &Protocol, state: StateId, rule: Option<usize>) -> &[ReplySeq] {
+pub(crate) fn seqs_of(p: &Protocol, state: StateId, rule: Option<usize>) -> &[ReplySeq] {
     let st = &p.states[state];
     let reply = match rule {
         Some(i) => match &st.rules[i].kind {
@@ -37,30 +38,8 @@ fn seqs_of(p: &Protocol, state: StateId, rule: Option<usize>) -> &[ReplySeq] {
     }
 }
 
-fn close(seqs: &[ReplySeq], mut set: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
-    let mut i = 0;
-    while i < set.len() {
-        let (a, idx) = set[i];
-        if let Some(item) = seqs[a].items.get(idx) {
-            if matches!(item.repeat, Repeat::Optional | Repeat::ZeroOrMore) && !set.contains(&(a, idx + 1)) {
-                set.push((a, idx + 1));
-            }
-        }
-        i += 1;
-    }
-    set.sort_unstable();
-    set.dedup();
-    set
-}
-
-fn complete(seqs: &[ReplySeq], point: &[(usize, usize)]) -> bool {
-    let at_end = point.iter().any(|&(a, idx)| idx >= seqs[a].items.len());
-    let more = point.iter().any(|&(a, idx)| idx < seqs[a].items.len());
-    at_end && !more
-}
-
 /// Builds the graph of an exchange's reply (`rule = Some`) or of the state's
-/// `otherwise` (`rule = None`), mirroring the session's reply cursor.
+/// `otherwise` (`rule = None`).
 pub fn build(
     p: &Protocol,
     state: StateId,
@@ -68,37 +47,17 @@ pub fn build(
     otherwise: Option<&ReplyGraph>,
 ) -> ReplyGraph {
     let seqs = seqs_of(p, state, rule);
-    let mut points = vec![close(seqs, (0..seqs.len()).map(|a| (a, 0)).collect())];
+    let mut points = vec![ReplyPoint::start(seqs)];
     let mut edges = Vec::new();
     let mut i = 0;
     while i < points.len() {
         let point = points[i].clone();
         let mut out: Vec<(MessageId, Next)> = Vec::new();
-        let mut messages: Vec<MessageId> = Vec::new();
-        for &(a, idx) in &point {
-            if let Some(item) = seqs[a].items.get(idx) {
-                if !messages.contains(&item.message) {
-                    messages.push(item.message);
-                }
-            }
-        }
-        for m in messages {
-            let mut next = Vec::new();
-            for &(a, idx) in &point {
-                if let Some(item) = seqs[a].items.get(idx) {
-                    if item.message == m {
-                        match item.repeat {
-                            Repeat::ZeroOrMore | Repeat::OneOrMore => {
-                                next.push((a, idx));
-                                next.push((a, idx + 1));
-                            }
-                            Repeat::One | Repeat::Optional => next.push((a, idx + 1)),
-                        }
-                    }
-                }
-            }
-            let next = close(seqs, next);
-            let target = if complete(seqs, &next) {
+        for m in point.messages(seqs) {
+            let Some(next) = point.advance(seqs, m) else {
+                continue;
+            };
+            let target = if next.complete(seqs) {
                 Next::Done
             } else {
                 match points.iter().position(|q| *q == next) {
