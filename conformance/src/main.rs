@@ -69,6 +69,36 @@ enum Command {
         #[arg(long)]
         ir: bool,
     },
+    /// Print a spec's state machine as a Mermaid flowchart or a Graphviz graph.
+    ///
+    /// One node per state (an arrow from an entry point marks the initial
+    /// one; `duplex` and `ignore ROLE` are noted under the name) and one edge
+    /// per rule, labelled with who sends which message and its framing:
+    /// `server: Prompt [exact "HELLO?"]`. Exchanges and `otherwise` replies are
+    /// self-loops (`client: Get → Value* End [line \r\n ≤64 KiB]`); `closes`,
+    /// `-> close` and replies of `close` lead to a terminal `closed` node.
+    ///
+    /// Exit status: 0 when the graph is printed, 1 when the spec has errors
+    /// (printed as `check` prints them), 2 when it cannot be read.
+    #[command(after_help = "Examples:\n  \
+        conformance graph specs/greeting.proto                 # Mermaid, for Markdown\n  \
+        conformance graph specs/memcached.proto --format dot | dot -Tsvg > memcached.svg")]
+    Graph {
+        /// The spec file to draw.
+        #[arg(value_name = "SPEC")]
+        spec: PathBuf,
+        /// The output format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    /// A Mermaid `flowchart` (renders in GitHub Markdown).
+    Mermaid,
+    /// A Graphviz `digraph` (`dot -Tsvg`).
+    Dot,
 }
 
 fn main() -> ExitCode {
@@ -85,7 +115,30 @@ fn main() -> ExitCode {
             ir,
         } => check(&specs, deny_warnings, ir, color),
         Command::Run(args) => run::main(args),
+        Command::Graph { spec, format } => graph(&spec, format, color),
     }
+}
+
+fn graph(path: &std::path::Path, format: GraphFormat, color: bool) -> ExitCode {
+    let compiled = match protocol_dsl::compile_file(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    eprint!("{}", compiled.render(color));
+    let Some(protocol) = &compiled.protocol else {
+        let errors = compiled.diagnostics.error_count();
+        eprintln!("{errors} error{} in {}", plural(errors), path.display());
+        return ExitCode::from(1);
+    };
+    let text = match format {
+        GraphFormat::Mermaid => conformance::graph::mermaid(protocol),
+        GraphFormat::Dot => conformance::graph::dot(protocol),
+    };
+    print!("{text}");
+    ExitCode::SUCCESS
 }
 
 fn check(specs: &[PathBuf], deny_warnings: bool, print_ir: bool, color: bool) -> ExitCode {

@@ -3,6 +3,7 @@
 mod broken;
 mod cli;
 mod docs;
+mod graph;
 
 use std::path::PathBuf;
 
