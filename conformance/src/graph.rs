@@ -12,7 +12,7 @@
 use std::fmt::Write;
 
 use protocol_runtime::layout::{Framing, MessageLayout, Oversize, RawLen};
-use protocol_runtime::spec::{Condition, Protocol, Repeat, Reply, RuleKind, State, StateId, Target};
+use protocol_runtime::spec::{Condition, Protocol, Reply, RuleKind, State, StateId, Target};
 
 /// Where an edge ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -112,32 +112,7 @@ fn where_text(c: &Option<Condition>) -> String {
         .unwrap_or_default()
 }
 
-/// A reply grammar as the spec writes it: `Value* End | Error`, `none`, `close`.
-pub fn reply_text(p: &Protocol, r: &Reply) -> String {
-    match r {
-        Reply::None { .. } => "none".into(),
-        Reply::Close { .. } => "close".into(),
-        Reply::Sequences(seqs) => seqs
-            .iter()
-            .map(|s| {
-                s.items
-                    .iter()
-                    .map(|i| {
-                        let q = match i.repeat {
-                            Repeat::One => "",
-                            Repeat::Optional => "?",
-                            Repeat::ZeroOrMore => "*",
-                            Repeat::OneOrMore => "+",
-                        };
-                        format!("{}{q}", p.messages[i.message].name)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect::<Vec<_>>()
-            .join(" | "),
-    }
-}
+pub use protocol_dsl::dump::reply_text;
 
 /// A message's framing in short form, segments joined by `then`:
 /// `exact "HELLO?"`, `line \r\n ≤248`, `line \r\n ≤2 KiB then raw(len) ≤1 MiB then exact "\r\n"`.

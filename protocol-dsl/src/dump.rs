@@ -107,7 +107,8 @@ fn target_name(p: &ir::Protocol, t: &Target) -> String {
     }
 }
 
-fn reply_text(p: &ir::Protocol, r: &Reply) -> String {
+/// A reply grammar as the spec writes it: `Value* End | Error`, `none`, `close`.
+pub fn reply_text(p: &ir::Protocol, r: &Reply) -> String {
     match r {
         Reply::None { .. } => "none".into(),
         Reply::Close { .. } => "close".into(),

@@ -381,12 +381,13 @@ impl Decoder {
                 self.offset += lit.len() as u64;
                 next(values)
             }
-            Framing::Line {
-                delimiter,
-                max,
-                pattern,
-            } => {
-                let Some(content) = self.line(buf, delimiter, *max, cx)? else {
+            Framing::Line { pattern, .. } | Framing::Length { pattern, .. } => {
+                let frame = match &seg.framing {
+                    Framing::Line { delimiter, max, .. } => self.line(buf, delimiter, *max, cx)?,
+                    Framing::Length { prefix, max, .. } => self.length_frame(buf, *prefix, *max, cx)?,
+                    _ => None,
+                };
+                let Some(frame) = frame else {
                     self.stage = Stage::Segment {
                         message,
                         segment,
@@ -394,24 +395,9 @@ impl Decoder {
                     };
                     return Ok(Step::Pending);
                 };
-                let mut matcher = Matcher::new(layout, &content, &mut values);
+                let mut matcher = Matcher::new(layout, &frame, &mut values);
                 if let Err(m) = matcher.whole(pattern) {
-                    return Err(self.frame_violation(cx, spec, message, &m, &content));
-                }
-                next(values)
-            }
-            Framing::Length { prefix, max, pattern } => {
-                let Some(payload) = self.length_frame(buf, *prefix, *max, cx)? else {
-                    self.stage = Stage::Segment {
-                        message,
-                        segment,
-                        values,
-                    };
-                    return Ok(Step::Pending);
-                };
-                let mut matcher = Matcher::new(layout, &payload, &mut values);
-                if let Err(m) = matcher.whole(pattern) {
-                    return Err(self.frame_violation(cx, spec, message, &m, &payload));
+                    return Err(self.frame_violation(cx, spec, message, &m, &frame));
                 }
                 next(values)
             }
