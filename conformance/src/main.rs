@@ -44,12 +44,19 @@ enum Command {
         conformance run                                   # every bundled suite, built-in servers\n  \
         conformance run conformance/suites/memcached --target 127.0.0.1:11211\n  \
         conformance run my.transcript --split bytes --junit report.xml\n  \
-        conformance run --split random:42 --json report.json\n\n\
+        conformance run --split random:42 --json report.json\n  \
+        conformance run my.transcript --split sweep --max-splits 64\n  \
+        conformance run my.transcript --case \"an empty name\" --split at:0:3\n\n\
         Split modes: whole (each step's bytes in one write), bytes (one byte per write),\n\
         random:SEED (cut at seeded random points), coalesce (every write a case can make\n\
-        before it must wait for an answer, in one write).\n\n\
+        before it must wait for an answer, in one write), sweep (each case whole, then\n\
+        once per cut point -- the first and last byte of each write, line ends,\n\
+        delimiters, field boundaries -- one cut per replay, at most --max-splits per\n\
+        case), at:WRITE:OFFSET[,...] (cut the case's WRITE-th write, from 0, after\n\
+        OFFSET bytes). A failure under sweep or random:SEED is shrunk to its fewest\n\
+        cuts and printed as a command that replays just it.\n\n\
         Transcript format: docs/transcripts.md")]
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Parse and check `.proto` specs and print their diagnostics.
     ///
     /// Exit status: 0 when no spec has an error (warnings are allowed),
@@ -114,7 +121,7 @@ fn main() -> ExitCode {
             deny_warnings,
             ir,
         } => check(&specs, deny_warnings, ir, color),
-        Command::Run(args) => run::main(args),
+        Command::Run(args) => run::main(*args),
         Command::Graph { spec, format } => graph(&spec, format, color),
     }
 }

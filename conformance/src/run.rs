@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use conformance::report::RunReport;
-use conformance::runner::{run_case, CaseReport, RunConfig, Split};
+use conformance::runner::sweep::{quote, run_case_searching, Search, DEFAULT_MAX_SPLITS};
+use conformance::runner::{CaseReport, RunConfig, Split};
 use conformance::targets;
 use conformance::transcript::{self, Suite};
 use protocol_runtime::layout::Role;
@@ -23,9 +24,20 @@ pub struct RunArgs {
     /// reference server of each suite's spec).
     #[arg(long, value_name = "ADDR")]
     target: Option<String>,
-    /// How to cut the runner's writes: whole, bytes, random:SEED or coalesce.
+    /// How to cut the runner's writes: whole, bytes, random:SEED, coalesce,
+    /// sweep (each case whole, then once per cut point of each write, one cut
+    /// per replay) or at:WRITE:OFFSET[,WRITE:OFFSET...] (cut write WRITE of
+    /// the case, from 0, after OFFSET bytes). A failure under sweep or
+    /// random:SEED is shrunk to its fewest cuts and printed as a command.
     #[arg(long, default_value = "whole", value_name = "MODE")]
     split: Split,
+    /// Run only the cases with this name.
+    #[arg(long, value_name = "NAME")]
+    case: Option<String>,
+    /// Replays per case: the cut points a sweep tries (after the whole run),
+    /// or the replays shrinking a random failure makes.
+    #[arg(long, default_value_t = DEFAULT_MAX_SPLITS, value_name = "N")]
+    max_splits: usize,
     /// Write a JUnit XML report.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
@@ -64,7 +76,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// The bundled suites: `conformance/suites/<spec>/*.transcript`.
 pub fn bundled_suites_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("suites")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
+    // Shown relative to where the run started, when it is below it.
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| dir.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or(dir)
 }
 
 fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
@@ -158,12 +175,28 @@ async fn run(args: RunArgs) -> ExitCode {
 
     // One target per spec: the given one, or the spec's built-in server.
     let mut by_spec: BTreeMap<String, Vec<Arc<Suite>>> = BTreeMap::new();
+    if let Some(name) = &args.case {
+        suites.retain(|s| s.cases.iter().any(|c| &c.name == name));
+        if suites.is_empty() {
+            eprintln!("error: no case named \"{name}\"");
+            return ExitCode::from(2);
+        }
+    }
+    let search = Search {
+        max_splits: args.max_splits,
+        command_tail: command_tail(&args),
+    };
     for s in suites {
         by_spec.entry(s.spec_name.clone()).or_default().push(s);
     }
     let prefix = run_prefix();
     let started = Instant::now();
-    let total: usize = by_spec.values().flatten().map(|s| s.cases.len()).sum();
+    let total: usize = by_spec
+        .values()
+        .flatten()
+        .flat_map(|s| &s.cases)
+        .filter(|c| wanted(c, args.case.as_deref()))
+        .count();
     let progress = Progress::new(total as u64);
     let mut reports: Vec<CaseReport> = Vec::new();
     let mut target_names = Vec::new();
@@ -202,13 +235,26 @@ async fn run(args: RunArgs) -> ExitCode {
             step_timeout: args.step_timeout,
             connect_timeout: Duration::from_secs(5),
         };
-        reports.extend(run_suites(suites, &cfg, args.jobs.max(1), &progress).await);
+        reports.extend(
+            run_suites(
+                suites,
+                &cfg,
+                &search,
+                args.case.as_deref(),
+                args.jobs.max(1),
+                &progress,
+            )
+            .await,
+        );
         if let Some(b) = builtin {
             b.stop().await;
         }
     }
     progress.finish();
+    let all_suites: Vec<Arc<Suite>> = by_spec.values().flatten().cloned().collect();
+    let coverage = conformance::report::coverage::compute(&all_suites, &reports);
     let report = RunReport {
+        coverage,
         cases: reports,
         split: args.split.to_string(),
         target: target_names.join(", "),
@@ -250,13 +296,17 @@ async fn run(args: RunArgs) -> ExitCode {
 async fn run_suites(
     suites: &[Arc<Suite>],
     cfg: &RunConfig,
+    search: &Search,
+    only: Option<&str>,
     jobs: usize,
     progress: &Progress,
 ) -> Vec<CaseReport> {
     let mut order = Vec::new();
     for (si, s) in suites.iter().enumerate() {
-        for (ci, _) in s.cases.iter().enumerate() {
-            order.push((si, ci));
+        for (ci, c) in s.cases.iter().enumerate() {
+            if wanted(c, only) {
+                order.push((si, ci));
+            }
         }
     }
     let mut results: Vec<Option<CaseReport>> = vec![None; order.len()];
@@ -272,10 +322,14 @@ async fn run_suites(
         let (si, ci) = order[k];
         let suite = suites[si].clone();
         let cfg = cfg.clone();
+        let search = search.clone();
         let permit = semaphore.clone().acquire_owned().await.expect("semaphore open");
         set.spawn(async move {
             let _permit = permit;
-            (k, run_case(&suite, &suite.cases[ci], &cfg).await)
+            (
+                k,
+                run_case_searching(&suite, &suite.cases[ci], &cfg, &search).await,
+            )
         });
         while let Some(Ok((k, r))) = set.try_join_next() {
             progress.tick();
@@ -290,10 +344,37 @@ async fn run_suites(
     }
     for k in exclusive {
         let (si, ci) = order[k];
-        results[k] = Some(run_case(&suites[si], &suites[si].cases[ci], cfg).await);
+        results[k] = Some(run_case_searching(&suites[si], &suites[si].cases[ci], cfg, search).await);
         progress.tick();
     }
     results.into_iter().flatten().collect()
+}
+
+/// The options a reproduction command repeats after `--split`: how to reach
+/// the target (none for a built-in server, which the command starts anew).
+fn command_tail(args: &RunArgs) -> String {
+    let mut tail = String::new();
+    if let Some(t) = &args.target {
+        tail += &format!(" --target {}", quote(t));
+    }
+    if args.tls {
+        tail += " --tls";
+    }
+    if let Some(ca) = &args.ca {
+        tail += &format!(" --ca {}", quote(&ca.display().to_string()));
+    }
+    if let Some(name) = &args.server_name {
+        tail += &format!(" --server-name {}", quote(name));
+    }
+    if args.step_timeout != Duration::from_secs(5) {
+        tail += &format!(" --step-timeout {}ms", args.step_timeout.as_millis());
+    }
+    tail
+}
+
+/// Whether `--case` lets a case run.
+fn wanted(case: &conformance::transcript::CheckedCase, only: Option<&str>) -> bool {
+    only.is_none_or(|name| case.name == name)
 }
 
 /// A key prefix no other run shares: `{prefix}` in transcripts becomes it.

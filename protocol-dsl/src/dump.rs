@@ -57,39 +57,7 @@ pub fn dump(p: &ir::Protocol, source: &Source) -> String {
             let _ = writeln!(out, "  ignore {role}");
         }
         for r in &s.rules {
-            let line = match &r.kind {
-                RuleKind::Send {
-                    role,
-                    message,
-                    condition,
-                    target,
-                } => format!(
-                    "{role} sends {}{} -> {}",
-                    p.messages[*message].name,
-                    condition
-                        .as_ref()
-                        .map(|c| format!(" where {}", c.name))
-                        .unwrap_or_default(),
-                    target_name(p, target)
-                ),
-                RuleKind::Exchange {
-                    request,
-                    condition,
-                    reply,
-                } => format!(
-                    "exchange {}{} -> {}",
-                    p.messages[*request].name,
-                    condition
-                        .as_ref()
-                        .map(|c| format!(" where {}", c.name))
-                        .unwrap_or_default(),
-                    reply_text(p, reply)
-                ),
-                RuleKind::Close { role } => format!("{role} closes"),
-                RuleKind::HalfClose { role, target } => {
-                    format!("{role} half-closes -> {}", target_name(p, target))
-                }
-            };
+            let line = rule_text(p, r);
             let _ = writeln!(out, "  {line} {}", at(r.span));
         }
         if let Some(reply) = &s.otherwise {
@@ -246,4 +214,42 @@ fn pattern_text(p: &Pattern, layout: &MessageLayout) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A rule as the spec writes it: `client sends Name -> Answer`,
+/// `exchange Get -> Value* End`, `client closes`.
+pub fn rule_text(p: &ir::Protocol, r: &ir::Rule) -> String {
+    match &r.kind {
+        RuleKind::Send {
+            role,
+            message,
+            condition,
+            target,
+        } => format!(
+            "{role} sends {}{} -> {}",
+            p.messages[*message].name,
+            condition
+                .as_ref()
+                .map(|c| format!(" where {}", c.name))
+                .unwrap_or_default(),
+            target_name(p, target)
+        ),
+        RuleKind::Exchange {
+            request,
+            condition,
+            reply,
+        } => format!(
+            "exchange {}{} -> {}",
+            p.messages[*request].name,
+            condition
+                .as_ref()
+                .map(|c| format!(" where {}", c.name))
+                .unwrap_or_default(),
+            reply_text(p, reply)
+        ),
+        RuleKind::Close { role } => format!("{role} closes"),
+        RuleKind::HalfClose { role, target } => {
+            format!("{role} half-closes -> {}", target_name(p, target))
+        }
+    }
 }

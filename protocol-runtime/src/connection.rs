@@ -162,6 +162,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(())
     }
 
+    /// Records in the session that we close here, checking the spec allows
+    /// it, without closing the transport yet.
+    pub fn note_close(&mut self) -> Result<(), Error> {
+        self.session.close()
+    }
+
     /// Flushes and closes the connection.
     pub async fn close(mut self) -> Result<(), Error> {
         self.flush().await?;

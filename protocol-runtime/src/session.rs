@@ -35,6 +35,15 @@ pub enum Event {
     Closed,
 }
 
+/// A part of the spec a connection exercised (for conformance coverage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Covered {
+    /// Rule `rule` of state `state` was taken.
+    Rule { state: StateId, rule: usize },
+    /// The `otherwise` reply of `state` answered something.
+    Otherwise { state: StateId },
+}
+
 /// Where a reply owed to one request has got to.
 #[derive(Debug, Clone)]
 struct ReplyCursor {
@@ -64,6 +73,8 @@ pub struct Session {
     /// The conversation has ended (a `-> close` target was taken).
     finished: bool,
     ignored: u64,
+    /// The rules this connection has taken, in first-taken order.
+    covered: Vec<Covered>,
 }
 
 impl Session {
@@ -81,6 +92,7 @@ impl Session {
             read_closed: false,
             finished: false,
             ignored: 0,
+            covered: Vec::new(),
         }
     }
 
@@ -110,6 +122,17 @@ impl Session {
     /// Whether part of a message has been read and the rest is awaited.
     pub fn mid_message(&self) -> bool {
         self.decoder.mid_message()
+    }
+
+    /// The rules this connection has taken, each once, in first-taken order.
+    pub fn coverage(&self) -> &[Covered] {
+        &self.covered
+    }
+
+    fn cover(&mut self, c: Covered) {
+        if !self.covered.contains(&c) {
+            self.covered.push(c);
+        }
     }
 
     /// Bytes received and consumed so far (ignored input included).
@@ -245,14 +268,21 @@ impl Session {
             self.finished = true;
             return Ok(Event::Closed);
         }
-        for rule in &self.spec.states[self.state].rules {
+        let spec = Arc::clone(&self.spec);
+        for (i, rule) in spec.states[self.state].rules.iter().enumerate() {
             match &rule.kind {
                 RuleKind::Close { role } if *role == peer => {
                     self.finished = true;
+                    self.cover(Covered::Rule {
+                        state: self.state,
+                        rule: i,
+                    });
                     return Ok(Event::Closed);
                 }
                 RuleKind::HalfClose { role, target } if *role == peer => {
-                    self.enter_target(target.clone(), now);
+                    let (state, target) = (self.state, target.clone());
+                    self.cover(Covered::Rule { state, rule: i });
+                    self.enter_target(target, now);
                     return Ok(Event::Closed);
                 }
                 _ => {}
@@ -290,6 +320,7 @@ impl Session {
             Decoded::Unrecognized { frame, mismatch } => {
                 let state = &self.spec.states[self.state];
                 if self.role == Role::Server && state.otherwise.is_some() {
+                    self.cover(Covered::Otherwise { state: self.state });
                     self.pending
                         .push_back(ReplyCursor::new(&self.spec, self.state, None));
                     self.entered = now;
@@ -347,10 +378,15 @@ impl Session {
 
     /// Shuts our writing side down, if the spec allows it here.
     pub fn shutdown_write(&mut self, now: Instant) -> Result<(), Error> {
-        for rule in &self.spec.states[self.state].rules {
+        let spec = Arc::clone(&self.spec);
+        for (i, rule) in spec.states[self.state].rules.iter().enumerate() {
             if let RuleKind::HalfClose { role, target } = &rule.kind {
                 if *role == self.role {
                     self.write_closed = true;
+                    self.cover(Covered::Rule {
+                        state: self.state,
+                        rule: i,
+                    });
                     self.enter_target(target.clone(), now);
                     return Ok(());
                 }
@@ -361,6 +397,35 @@ impl Session {
             self.role,
             self.state_name()
         )))
+    }
+
+    /// Records that we close the connection here, if the spec allows it
+    /// (`client closes;` in this state, or the conversation is over).
+    pub fn close(&mut self) -> Result<(), Error> {
+        if self.finished {
+            return Ok(());
+        }
+        let spec = Arc::clone(&self.spec);
+        let rule = spec.states[self.state]
+            .rules
+            .iter()
+            .position(|r| matches!(&r.kind, RuleKind::Close { role } if *role == self.role));
+        match rule {
+            Some(i) => {
+                self.cover(Covered::Rule {
+                    state: self.state,
+                    rule: i,
+                });
+                self.finished = true;
+                self.write_closed = true;
+                Ok(())
+            }
+            None => Err(Error::Misuse(format!(
+                "the {} may not close in state `{}`",
+                self.role,
+                self.state_name()
+            ))),
+        }
     }
 
     /// Whether we may close the connection now without breaking the spec.
@@ -434,8 +499,12 @@ impl Session {
             let spec = Arc::clone(&self.spec);
             while let Some(cursor) = self.pending.front_mut() {
                 if cursor.advance(&spec, msg.id) {
+                    let otherwise = cursor.rule.is_none().then_some(cursor.state);
                     if cursor.complete(&spec) {
                         self.pending.pop_front();
+                    }
+                    if let Some(state) = otherwise {
+                        self.cover(Covered::Otherwise { state });
                     }
                     return Ok(());
                 }
@@ -487,7 +556,12 @@ impl Session {
                 self.spec.messages[msg.id].name, state.name
             ));
         };
-        match state.rules[i].kind.clone() {
+        let kind = state.rules[i].kind.clone();
+        self.cover(Covered::Rule {
+            state: self.state,
+            rule: i,
+        });
+        match kind {
             RuleKind::Send { target, .. } => {
                 match target {
                     Target::Close | Target::HalfClose if from == self.role => self.write_closed = true,

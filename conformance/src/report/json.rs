@@ -14,6 +14,7 @@ struct Json<'a> {
     passed: usize,
     failed: usize,
     unreachable: usize,
+    coverage: &'a [super::coverage::SpecCoverage],
     cases: Vec<Case<'a>>,
 }
 
@@ -46,6 +47,7 @@ pub fn render(r: &RunReport) -> String {
         passed: r.passed(),
         failed: r.failed(),
         unreachable: r.unreachable(),
+        coverage: &r.coverage,
         cases: r
             .cases
             .iter()

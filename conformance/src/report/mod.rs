@@ -1,5 +1,6 @@
 //! Reports: the summary a person reads at a glance, JUnit XML and JSON.
 
+pub mod coverage;
 pub mod json;
 pub mod junit;
 
@@ -11,6 +12,8 @@ use crate::runner::{CaseReport, Outcome};
 /// A run's results, in the order the cases are listed.
 pub struct RunReport {
     pub cases: Vec<CaseReport>,
+    /// Which states and transitions of each spec the run exercised.
+    pub coverage: Vec<coverage::SpecCoverage>,
     pub split: String,
     pub target: String,
     pub duration: Duration,
@@ -74,6 +77,9 @@ impl RunReport {
                     if let Some(b) = &f.bytes {
                         let _ = writeln!(out, "  bytes    {b}");
                     }
+                    if let Some(c) = &f.reproduce {
+                        let _ = writeln!(out, "  reproduce {c}");
+                    }
                 }
                 Outcome::Unreachable { error } => {
                     let _ = writeln!(
@@ -82,6 +88,20 @@ impl RunReport {
                         c.suite, c.line, c.case
                     );
                 }
+            }
+        }
+        for c in &self.coverage {
+            let _ = writeln!(
+                out,
+                "\ncoverage of {}: {}/{} states, {}/{} transitions",
+                c.spec, c.states_covered, c.states_total, c.transitions_covered, c.transitions_total
+            );
+            for m in &c.missing {
+                let _ = writeln!(
+                    out,
+                    "  never exercised: state `{}`: `{}` ({})",
+                    m.state, m.transition, m.at
+                );
             }
         }
         let _ = writeln!(

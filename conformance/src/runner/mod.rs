@@ -3,6 +3,7 @@
 
 pub mod matching;
 pub mod split;
+pub mod sweep;
 pub mod tap;
 
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,8 @@ use protocol_runtime::{Error, Message};
 use crate::transcript::{Action, CheckedCase, Suite, Template};
 use matching::Captures;
 pub use split::Split;
-use split::{chunks, Rng};
+use split::{chunks, cut_at, Rng};
+use sweep::Recording;
 use tap::{ByteLog, Tap};
 
 /// How to run.
@@ -47,6 +49,10 @@ pub struct Failure {
     pub got: String,
     /// Hex and text of the bytes that came, where there were any.
     pub bytes: Option<String>,
+    /// A command that replays just this case with the smallest failing split
+    /// found (set by a sweep or a shrunk random run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reproduce: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -70,6 +76,8 @@ pub struct CaseReport {
     pub outcome: Outcome,
     pub duration: Duration,
     pub log: ByteLog,
+    /// The spec's rules this case exercised.
+    pub coverage: Vec<protocol_runtime::session::Covered>,
 }
 
 impl CaseReport {
@@ -80,8 +88,18 @@ impl CaseReport {
 
 /// Runs one case on a connection of its own.
 pub async fn run_case(suite: &Suite, case: &CheckedCase, cfg: &RunConfig) -> CaseReport {
+    run_case_recording(suite, case, cfg, &mut Recording::default()).await
+}
+
+/// [`run_case`], noting in `rec` the writes made and where they were cut.
+pub async fn run_case_recording(
+    suite: &Suite,
+    case: &CheckedCase,
+    cfg: &RunConfig,
+    rec: &mut Recording,
+) -> CaseReport {
     let started = Instant::now();
-    let report = |outcome, log| CaseReport {
+    let report = |outcome, log, coverage| CaseReport {
         suite: suite.path.display().to_string(),
         spec: suite.spec_name.clone(),
         case: case.name.clone(),
@@ -89,6 +107,7 @@ pub async fn run_case(suite: &Suite, case: &CheckedCase, cfg: &RunConfig) -> Cas
         outcome,
         duration: started.elapsed(),
         log,
+        coverage,
     };
     let stream = match tokio::time::timeout(
         cfg.connect_timeout,
@@ -103,6 +122,7 @@ pub async fn run_case(suite: &Suite, case: &CheckedCase, cfg: &RunConfig) -> Cas
                     error: format!("{}: {e}", cfg.target),
                 },
                 ByteLog::default(),
+                Vec::new(),
             )
         }
         Err(_) => {
@@ -111,6 +131,7 @@ pub async fn run_case(suite: &Suite, case: &CheckedCase, cfg: &RunConfig) -> Cas
                     error: format!("{}: no connection within {:?}", cfg.target, cfg.connect_timeout),
                 },
                 ByteLog::default(),
+                Vec::new(),
             )
         }
     };
@@ -125,6 +146,10 @@ pub async fn run_case(suite: &Suite, case: &CheckedCase, cfg: &RunConfig) -> Cas
         cfg,
         case,
         pipelined: suite.spec.pipelined,
+        rec: Recording {
+            plan: rec.plan.take(),
+            ..Recording::default()
+        },
     };
     // The spec's state timeouts are for production; a test waits per step.
     player
@@ -135,7 +160,9 @@ pub async fn run_case(suite: &Suite, case: &CheckedCase, cfg: &RunConfig) -> Cas
         Err(f) => Outcome::Failed(*f),
     };
     let log = snapshot(&log);
-    report(outcome, log)
+    *rec = std::mem::take(&mut player.rec);
+    let coverage = player.conn.session().coverage().to_vec();
+    report(outcome, log, coverage)
 }
 
 fn snapshot(log: &Arc<Mutex<ByteLog>>) -> ByteLog {
@@ -149,6 +176,8 @@ struct Player<'a> {
     cfg: &'a RunConfig,
     case: &'a CheckedCase,
     pipelined: bool,
+    /// The writes made so far and their cuts.
+    rec: Recording,
 }
 
 impl Player<'_> {
@@ -230,6 +259,7 @@ impl Player<'_> {
             bytes: bytes
                 .filter(|b| !b.is_empty())
                 .map(|b| Excerpt::of(b).to_string()),
+            reproduce: None,
         })
     }
 
@@ -257,7 +287,15 @@ impl Player<'_> {
             return Ok(());
         }
         let bytes = pending.split().freeze();
-        let sizes = chunks(self.cfg.split, bytes.len(), &mut self.rng);
+        let (sizes, pause) = match self.rec.cuts_for_next(self.cfg.split) {
+            // Few pieces: a longer pause makes each one a read of its own.
+            Some(offsets) => (cut_at(offsets, bytes.len()), sweep::CUT_PAUSE),
+            None => (
+                chunks(self.cfg.split, bytes.len(), &mut self.rng),
+                Duration::from_micros(200),
+            ),
+        };
+        self.rec.note(&bytes, &sizes);
         let several = sizes.len() > 1;
         let mut at = 0;
         for n in sizes {
@@ -279,7 +317,7 @@ impl Player<'_> {
             at += n;
             if several {
                 // Give the peer a chance to read each piece on its own.
-                tokio::time::sleep(Duration::from_micros(200)).await;
+                tokio::time::sleep(pause).await;
             }
         }
         Ok(())
@@ -365,7 +403,12 @@ impl Player<'_> {
                 match self.conn.peek_activity(self.timeout(*within)).await {
                     // A peer that closes with our input unread makes its
                     // kernel reset the connection: that too ends it.
-                    Activity::Closed | Activity::Reset => Ok(()),
+                    Activity::Closed | Activity::Reset => {
+                        // Let the session see the end of stream, so the
+                        // spec's close rule counts as exercised.
+                        let _ = self.conn.recv_timeout(Duration::ZERO).await;
+                        Ok(())
+                    }
                     other => Err(self.activity_failure(i, "the peer to close", other)),
                 }
             }
@@ -378,7 +421,10 @@ impl Player<'_> {
                 .shutdown_write()
                 .await
                 .map_err(|e| self.fail(i, "to half-close", e.to_string(), None)),
-            Action::Close => Ok(()),
+            Action::Close => self
+                .conn
+                .note_close()
+                .map_err(|e| self.fail(i, "a close the spec allows here", e.to_string(), None)),
             Action::Send { .. } | Action::RawSend(_) => Ok(()),
         }
     }

@@ -47,6 +47,8 @@ pub struct Suite {
     pub path: PathBuf,
     pub spec_name: String,
     pub spec: Arc<Protocol>,
+    /// The spec's text, for coverage reports that name spec lines.
+    pub spec_source: Arc<protocol_dsl::Source>,
     pub cases: Vec<CheckedCase>,
 }
 
@@ -90,17 +92,20 @@ pub fn load_str(path: &Path, text: &str, played: protocol_runtime::layout::Role)
         rendered: render(&name, text, &errors),
     };
     let transcript = parse::parse(text).map_err(fail)?;
-    let (spec_name, spec) = resolve_spec(path, &transcript).map_err(|e| fail(vec![e]))?;
+    let (spec_name, spec, spec_source) = resolve_spec(path, &transcript).map_err(|e| fail(vec![e]))?;
     let cases = check::check(&transcript, &spec, played, text).map_err(fail)?;
     Ok(Suite {
         path: path.to_path_buf(),
         spec_name,
         spec,
+        spec_source,
         cases,
     })
 }
 
-fn resolve_spec(path: &Path, t: &ast::Transcript) -> Result<(String, Arc<Protocol>), TranscriptError> {
+type Resolved = (String, Arc<Protocol>, Arc<protocol_dsl::Source>);
+
+fn resolve_spec(path: &Path, t: &ast::Transcript) -> Result<Resolved, TranscriptError> {
     let (name, compiled) = if let Some(text) = bundled_spec(&t.spec) {
         (
             t.spec.clone(),
@@ -116,7 +121,7 @@ fn resolve_spec(path: &Path, t: &ast::Transcript) -> Result<(String, Arc<Protoco
         (spec_path.display().to_string(), compiled)
     };
     match compiled.protocol {
-        Some(p) => Ok((name, Arc::new(p))),
+        Some(p) => Ok((name, Arc::new(p), Arc::new(compiled.source))),
         None => Err(TranscriptError::new(
             t.spec_span,
             format!("spec `{}` has errors:\n{}", t.spec, compiled.render(false)),

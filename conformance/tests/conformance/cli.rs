@@ -102,16 +102,16 @@ fn the_greeting_suite_passes_against_the_built_in_server_with_reports() {
         .arg("--json")
         .arg(&json));
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("5 passed, 0 failed"), "{out}");
+    assert!(out.contains("6 passed, 0 failed"), "{out}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
         xml.contains(
-            "<testsuite name=\"conformance/suites/greeting/greeting.transcript\" tests=\"5\" failures=\"0\""
+            "<testsuite name=\"conformance/suites/greeting/greeting.transcript\" tests=\"6\" failures=\"0\""
         ),
         "{xml}"
     );
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(json["passed"], 5);
+    assert_eq!(json["passed"], 6);
     let log = &json["cases"][0]["log"];
     assert_eq!(log[0]["direction"], "received");
     assert_eq!(log[0]["text"], "HELLO?");
@@ -142,4 +142,41 @@ fn the_daytime_suite_rejects_a_reply_that_is_not_a_time() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("\"hello\" does not match"), "{out}");
     assert!(out.contains("0 passed, 2 failed"), "{out}");
+}
+
+/// The summary and the JSON report say which states and transitions the run
+/// exercised, and name the ones it never did.
+#[test]
+fn coverage_is_reported() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("r.json");
+    let (code, out, err) = run(conformance()
+        .args(["run", "conformance/suites/greeting", "--json"])
+        .arg(&json));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("coverage of greeting: 3/3 states, 4/4 transitions"),
+        "{out}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["coverage"][0]["transitions_total"], 4);
+    assert_eq!(report["coverage"][0]["transitions_covered"], 4);
+
+    // One case alone leaves transitions unexercised, and names them.
+    let one = dir.path().join("one.transcript");
+    std::fs::write(
+        &one,
+        "spec greeting\n\ncase \"prompt only\"\n  server Prompt\n  client closes\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(conformance().arg("run").arg(&one));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("coverage of greeting: 2/3 states, 2/4 transitions"),
+        "{out}"
+    );
+    assert!(
+        out.contains("never exercised: state `Asking`: `client sends Name -> Answer` (specs/greeting.proto:"),
+        "{out}"
+    );
 }
