@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod run;
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +58,19 @@ enum Command {
         cuts and printed as a command that replays just it.\n\n\
         Transcript format: docs/transcripts.md")]
     Run(Box<run::RunArgs>),
+    /// Play the server of transcripts, for testing a live client.
+    ///
+    /// Each client that connects gets the next case, in the order the
+    /// transcripts list them (or only the case named with --case); the run
+    /// stops when every case has been served (or after one with --once) and
+    /// reports each client's deviations as `run` does.
+    ///
+    /// Exit status: 0 when every case passed, 1 when a client deviated or a
+    /// case found no client, 2 for usage errors or invalid transcripts.
+    #[command(after_help = "Examples:\n  \
+        conformance serve conformance/suites/greeting --listen 127.0.0.1:7007\n  \
+        conformance serve my.transcript --listen unix:/tmp/test.sock --case \"login\" --once")]
+    Serve(Box<serve::ServeArgs>),
     /// Parse and check `.proto` specs and print their diagnostics.
     ///
     /// Exit status: 0 when no spec has an error (warnings are allowed),
@@ -122,6 +136,7 @@ fn main() -> ExitCode {
             ir,
         } => check(&specs, deny_warnings, ir, color),
         Command::Run(args) => run::main(*args),
+        Command::Serve(args) => serve::main(*args),
         Command::Graph { spec, format } => graph(&spec, format, color),
     }
 }

@@ -61,7 +61,7 @@ pub struct RunArgs {
     step_timeout: Duration,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let n: u64 = digits
         .parse()
@@ -84,7 +84,7 @@ pub fn bundled_suites_dir() -> PathBuf {
         .unwrap_or(dir)
 }
 
-fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -378,7 +378,7 @@ fn wanted(case: &conformance::transcript::CheckedCase, only: Option<&str>) -> bo
 }
 
 /// A key prefix no other run shares: `{prefix}` in transcripts becomes it.
-fn run_prefix() -> String {
+pub(crate) fn run_prefix() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

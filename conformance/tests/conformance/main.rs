@@ -4,6 +4,7 @@ mod broken;
 mod cli;
 mod docs;
 mod graph;
+mod serve;
 mod sweep;
 
 use std::path::PathBuf;
