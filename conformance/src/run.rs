@@ -261,26 +261,8 @@ async fn run(args: RunArgs) -> ExitCode {
         duration: started.elapsed(),
     };
     print!("{}", report.summary());
-    for (path, text) in [
-        (
-            &args.junit,
-            args.junit
-                .as_ref()
-                .map(|_| conformance::report::junit::render(&report)),
-        ),
-        (
-            &args.json,
-            args.json
-                .as_ref()
-                .map(|_| conformance::report::json::render(&report)),
-        ),
-    ] {
-        if let (Some(path), Some(text)) = (path, text) {
-            if let Err(e) = std::fs::write(path, text) {
-                eprintln!("error: cannot write `{}`: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        }
+    if let Err(code) = write_reports(&report, args.junit.as_deref(), args.json.as_deref()) {
+        return code;
     }
     if report.unreachable() > 0 {
         ExitCode::from(3)
@@ -438,4 +420,28 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Writes the JUnit and JSON reports that were asked for.
+pub(crate) fn write_reports(
+    report: &RunReport,
+    junit: Option<&Path>,
+    json: Option<&Path>,
+) -> Result<(), ExitCode> {
+    let outputs = [
+        (
+            junit,
+            conformance::report::junit::render as fn(&RunReport) -> String,
+        ),
+        (json, conformance::report::json::render),
+    ];
+    for (path, render) in outputs {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::write(path, render(report)) {
+                eprintln!("error: cannot write `{}`: {e}", path.display());
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(())
 }

@@ -169,26 +169,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if unserved > 0 {
         println!("{unserved} case(s) not served: no client came");
     }
-    for (path, text) in [
-        (
-            &args.junit,
-            args.junit
-                .as_ref()
-                .map(|_| conformance::report::junit::render(&report)),
-        ),
-        (
-            &args.json,
-            args.json
-                .as_ref()
-                .map(|_| conformance::report::json::render(&report)),
-        ),
-    ] {
-        if let (Some(path), Some(text)) = (path, text) {
-            if let Err(e) = std::fs::write(path, text) {
-                eprintln!("error: cannot write `{}`: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        }
+    if let Err(code) = crate::run::write_reports(&report, args.junit.as_deref(), args.json.as_deref()) {
+        return code;
     }
     if report.failed() > 0 || unserved > 0 {
         ExitCode::from(1)

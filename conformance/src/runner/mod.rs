@@ -99,16 +99,7 @@ pub async fn run_case_recording(
     rec: &mut Recording,
 ) -> CaseReport {
     let started = Instant::now();
-    let report = |outcome, log, coverage| CaseReport {
-        suite: suite.path.display().to_string(),
-        spec: suite.spec_name.clone(),
-        case: case.name.clone(),
-        line: case.line,
-        outcome,
-        duration: started.elapsed(),
-        log,
-        coverage,
-    };
+    let report = |outcome| unplayed(suite, case, outcome, started);
     let stream = match tokio::time::timeout(
         cfg.connect_timeout,
         Stream::connect(&cfg.target, cfg.tls.as_ref()),
@@ -117,22 +108,14 @@ pub async fn run_case_recording(
     {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            return report(
-                Outcome::Unreachable {
-                    error: format!("{}: {e}", cfg.target),
-                },
-                ByteLog::default(),
-                Vec::new(),
-            )
+            return report(Outcome::Unreachable {
+                error: format!("{}: {e}", cfg.target),
+            })
         }
         Err(_) => {
-            return report(
-                Outcome::Unreachable {
-                    error: format!("{}: no connection within {:?}", cfg.target, cfg.connect_timeout),
-                },
-                ByteLog::default(),
-                Vec::new(),
-            )
+            return report(Outcome::Unreachable {
+                error: format!("{}: no connection within {:?}", cfg.target, cfg.connect_timeout),
+            })
         }
     };
     play_case(suite, case, cfg, stream, Role::Client, rec, started).await
@@ -150,16 +133,6 @@ pub async fn play_case(
     rec: &mut Recording,
     started: Instant,
 ) -> CaseReport {
-    let report = |outcome, log, coverage| CaseReport {
-        suite: suite.path.display().to_string(),
-        spec: suite.spec_name.clone(),
-        case: case.name.clone(),
-        line: case.line,
-        outcome,
-        duration: started.elapsed(),
-        log,
-        coverage,
-    };
     let (tapped, log) = Tap::new(stream);
     let mut player = Player {
         conn: Connection::new(tapped, suite.spec.clone(), role),
@@ -187,8 +160,25 @@ pub async fn play_case(
     };
     let log = snapshot(&log);
     *rec = std::mem::take(&mut player.rec);
-    let coverage = player.conn.session().coverage().to_vec();
-    report(outcome, log, coverage)
+    CaseReport {
+        log,
+        coverage: player.conn.session().coverage().to_vec(),
+        ..unplayed(suite, case, outcome, started)
+    }
+}
+
+/// The report of a case, before (or without) any byte exchanged.
+fn unplayed(suite: &Suite, case: &CheckedCase, outcome: Outcome, started: Instant) -> CaseReport {
+    CaseReport {
+        suite: suite.path.display().to_string(),
+        spec: suite.spec_name.clone(),
+        case: case.name.clone(),
+        line: case.line,
+        outcome,
+        duration: started.elapsed(),
+        log: ByteLog::default(),
+        coverage: Vec::new(),
+    }
 }
 
 fn snapshot(log: &Arc<Mutex<ByteLog>>) -> ByteLog {
