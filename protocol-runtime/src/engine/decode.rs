@@ -216,43 +216,30 @@ impl Decoder {
             return Ok(Step::Done(Decoded::Message(Message::new(first, Vec::new()))));
         };
         match &seg.framing {
-            Framing::Line { delimiter, .. } => {
+            Framing::Line { .. } | Framing::Length { .. } => {
+                // Read with the largest max of the candidates (the compiler
+                // makes them share the framing); each checks its own after.
                 let max = candidates
                     .iter()
-                    .filter_map(
-                        |m| match spec.messages[*m].layout.segments.first().map(|s| &s.framing) {
-                            Some(Framing::Line { max, .. }) => Some(*max),
-                            _ => None,
-                        },
-                    )
+                    .filter_map(|m| {
+                        spec.messages[*m]
+                            .layout
+                            .segments
+                            .first()
+                            .and_then(|s| frame_of(&s.framing))
+                    })
+                    .map(|(_, max)| max)
                     .max()
                     .unwrap_or(0);
-                let Some(content) = self.line(buf, delimiter, max, cx)? else {
+                let frame = match &seg.framing {
+                    Framing::Line { delimiter, .. } => self.line(buf, delimiter, max, cx)?,
+                    Framing::Length { prefix, .. } => self.length_frame(buf, *prefix, max, cx)?,
+                    _ => None,
+                };
+                let Some(frame) = frame else {
                     return Ok(Step::Pending);
                 };
-                self.identify(spec, candidates, content, |f| match f {
-                    Framing::Line { pattern, max, .. } => Some((pattern, *max)),
-                    _ => None,
-                })
-            }
-            Framing::Length { prefix, .. } => {
-                let max = candidates
-                    .iter()
-                    .filter_map(
-                        |m| match spec.messages[*m].layout.segments.first().map(|s| &s.framing) {
-                            Some(Framing::Length { max, .. }) => Some(*max),
-                            _ => None,
-                        },
-                    )
-                    .max()
-                    .unwrap_or(0);
-                let Some(payload) = self.length_frame(buf, *prefix, max, cx)? else {
-                    return Ok(Step::Pending);
-                };
-                self.identify(spec, candidates, payload, |f| match f {
-                    Framing::Length { pattern, max, .. } => Some((pattern, *max)),
-                    _ => None,
-                })
+                self.identify(spec, candidates, frame)
             }
             Framing::Exact(_) => {
                 let mut longest = 0;
@@ -297,17 +284,11 @@ impl Decoder {
     }
 
     /// Matches a first frame against each candidate's first pattern.
-    fn identify(
-        &mut self,
-        spec: &Protocol,
-        candidates: &[MessageId],
-        frame: Bytes,
-        pattern_of: impl Fn(&Framing) -> Option<(&Pattern, usize)>,
-    ) -> Result<Step, Error> {
+    fn identify(&mut self, spec: &Protocol, candidates: &[MessageId], frame: Bytes) -> Result<Step, Error> {
         let mut best: Option<Mismatch> = None;
         for &m in candidates {
             let layout = &spec.messages[m].layout;
-            let Some((pattern, max)) = layout.segments.first().and_then(|s| pattern_of(&s.framing)) else {
+            let Some((pattern, max)) = layout.segments.first().and_then(|s| frame_of(&s.framing)) else {
                 continue;
             };
             if frame.len() > max {
@@ -590,4 +571,12 @@ fn expected_names(spec: &Protocol, candidates: &[MessageId]) -> String {
         .map(|m| format!("`{}`", spec.messages[*m].name))
         .collect();
     format!("one of {}", names.join(", "))
+}
+
+/// The pattern and max of a delimited or length-prefixed frame.
+fn frame_of(f: &Framing) -> Option<(&Pattern, usize)> {
+    match f {
+        Framing::Line { pattern, max, .. } | Framing::Length { pattern, max, .. } => Some((pattern, *max)),
+        _ => None,
+    }
 }
