@@ -1,5 +1,8 @@
 //! What every server binary shares: `--listen`, limits, logging, Ctrl-C.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,4 +73,41 @@ pub async fn shutdown_signal() {
 /// Fresh counters for a server.
 pub fn stats() -> Arc<ServerStats> {
     Arc::new(ServerStats::default())
+}
+
+/// A binary's exit: the error on one `error:` line (no backtrace, whatever
+/// `RUST_BACKTRACE` says) and status 1.
+pub fn exit_with(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The whole of a reference server binary: parse `--listen` and the limits,
+/// log, bind, and serve with `serve` until Ctrl-C.
+pub fn server_main<F, Fut>(name: &'static str, about: &'static str, serve: F) -> ExitCode
+where
+    F: FnOnce(Listener, ServerConfig, Arc<ServerStats>, Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+    Fut: Future<Output = std::io::Result<()>>,
+{
+    use clap::{Args as _, FromArgMatches as _};
+    // The struct's doc comment would otherwise become the binary's about.
+    let command =
+        ServerArgs::augment_args(clap::Command::new(name).version(env!("CARGO_PKG_VERSION"))).about(about);
+    let args = ServerArgs::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    init_logging();
+    exit_with((|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(async {
+                let listener = args.bind().await?;
+                serve(listener, args.config(), stats(), Box::pin(shutdown_signal())).await?;
+                Ok(())
+            })
+    })())
 }

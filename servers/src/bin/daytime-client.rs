@@ -11,9 +11,13 @@ struct Args {
     target: String,
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    servers::cli::exit_with(run(args))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn run(args: Args) -> anyhow::Result<()> {
     let time = servers::daytime::fetch(&args.target)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.target))?;

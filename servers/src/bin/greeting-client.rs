@@ -14,9 +14,13 @@ struct Args {
     name: String,
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    servers::cli::exit_with(run(args))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn run(args: Args) -> anyhow::Result<()> {
     let answer = servers::greeting::greet(&args.target, &args.name)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.target))?;

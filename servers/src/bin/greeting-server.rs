@@ -1,26 +1,9 @@
 //! The greeting reference server.
 
-use clap::Parser;
-
-/// Serves the greeting protocol (specs/greeting.proto).
-#[derive(Parser)]
-#[command(version, about)]
-struct Args {
-    #[command(flatten)]
-    server: servers::cli::ServerArgs,
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    servers::cli::init_logging();
-    let args = Args::parse();
-    let listener = args.server.bind().await?;
-    servers::greeting::serve(
-        listener,
-        args.server.config(),
-        servers::cli::stats(),
-        servers::cli::shutdown_signal(),
+fn main() -> std::process::ExitCode {
+    servers::cli::server_main(
+        "greeting-server",
+        "Serves the greeting protocol (specs/greeting.proto).",
+        servers::greeting::serve,
     )
-    .await?;
-    Ok(())
 }
