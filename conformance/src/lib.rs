@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod graph;
+pub mod recorder;
 pub mod report;
 pub mod runner;
 pub mod targets;

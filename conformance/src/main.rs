@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod record;
 mod run;
 mod serve;
 
@@ -71,6 +72,29 @@ enum Command {
         conformance serve conformance/suites/greeting --listen 127.0.0.1:7007\n  \
         conformance serve my.transcript --listen unix:/tmp/test.sock --case \"login\" --once")]
     Serve(Box<serve::ServeArgs>),
+    /// Record live traffic as a transcript: a proxy between a real client and
+    /// a real server.
+    ///
+    /// Clients connect to --listen; each connection is passed on to
+    /// --upstream byte for byte, decoded with the spec, reported live where a
+    /// side deviates from it, and written to --out as a case (the file is
+    /// rewritten as each connection ends, so it is complete after Ctrl-C).
+    /// `conformance run --target` replays the transcript. Fields the spec
+    /// marks `volatile` (a cas unique, daytime's time) are written as
+    /// captures or patterns of their shape; everything else exactly as seen,
+    /// so a server that answers differently fails the replay. What the spec
+    /// cannot name (input answered by `otherwise`, ignored input, everything
+    /// after a deviation) is written as raw bytes.
+    ///
+    /// Exit status: 0 when every connection followed the spec, 1 when one
+    /// deviated, 2 for usage errors or a spec with errors, 3 when the upstream
+    /// server could not be reached.
+    #[command(after_help = "Examples:\n  \
+        conformance record memcached_get --listen 127.0.0.1:22122 --upstream 127.0.0.1:11211 --out get.transcript --once\n  \
+        conformance run get.transcript --target 127.0.0.1:11211\n  \
+        conformance record specs/daytime.proto --listen 127.0.0.1:1313 --upstream 127.0.0.1:13 --out daytime.transcript --connections 3\n\n\
+        Transcript format: docs/transcripts.md")]
+    Record(Box<record::RecordArgs>),
     /// Parse and check `.proto` specs and print their diagnostics.
     ///
     /// Exit status: 0 when no spec has an error (warnings are allowed),
@@ -137,6 +161,7 @@ fn main() -> ExitCode {
         } => check(&specs, deny_warnings, ir, color),
         Command::Run(args) => run::main(*args),
         Command::Serve(args) => serve::main(*args),
+        Command::Record(args) => record::main(*args),
         Command::Graph { spec, format } => graph(&spec, format, color),
     }
 }

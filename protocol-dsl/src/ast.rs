@@ -91,8 +91,17 @@ impl Segment {
 
 #[derive(Debug, Clone)]
 pub enum Element {
-    Literal { bytes: Vec<u8>, span: Span },
-    Field { name: Ident, ty: FieldTy, span: Span },
+    Literal {
+        bytes: Vec<u8>,
+        span: Span,
+    },
+    Field {
+        name: Ident,
+        ty: FieldTy,
+        /// Marked `volatile`: differs from run to run.
+        volatile: bool,
+        span: Span,
+    },
     Group(Group),
 }
 

@@ -35,6 +35,9 @@ pub fn dump(p: &ir::Protocol, source: &Source) -> String {
             if f.derived {
                 flags.push_str(" derived");
             }
+            if f.volatile {
+                flags.push_str(" volatile");
+            }
             let _ = writeln!(out, "  field {}: {}{flags} {}", f.name, ty(&f.ty), at(f.span));
         }
         for seg in &m.layout.segments {

@@ -176,6 +176,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::exact_seg | Rule::kw_exact => "`exact`",
         Rule::raw_seg | Rule::kw_raw => "`raw`",
         Rule::kw_as => "`as`",
+        Rule::kw_volatile | Rule::volatile_mark => "`volatile`",
         Rule::pattern | Rule::field | Rule::group => "a pattern",
         Rule::framed_seg | Rule::call => "a name",
         Rule::args | Rule::arg => "arguments",
@@ -351,14 +352,20 @@ impl Builder<'_> {
                 span: sp,
             },
             Rule::field => {
-                let mut inner = pair.into_inner();
+                let mut inner = pair.into_inner().peekable();
+                let volatile = inner.next_if(|p| p.as_rule() == Rule::volatile_mark).is_some();
                 let name = self.ident(inner.next().expect("grammar: field name"));
                 let ty = inner.next().expect("grammar: field type");
                 let ty = match ty.as_rule() {
                     Rule::group => FieldTy::Group(self.group(ty)),
                     _ => FieldTy::Call(self.call(ty)),
                 };
-                Element::Field { name, ty, span: sp }
+                Element::Field {
+                    name,
+                    ty,
+                    volatile,
+                    span: sp,
+                }
             }
             Rule::group => Element::Group(self.group(pair)),
             r => unreachable!("grammar: unexpected element {r:?}"),

@@ -81,6 +81,10 @@ pub struct FieldDef {
     /// A length that a later `raw(field)` uses: computed when encoding, never
     /// supplied by the user.
     pub derived: bool,
+    /// Marked `volatile` in the spec: its value differs from run to run (a
+    /// timestamp, a cas unique), so a recorded transcript writes a capture or
+    /// a pattern for it rather than the value seen.
+    pub volatile: bool,
     pub span: Span,
 }
 

@@ -376,6 +376,30 @@ impl Session {
         self.apply(from, msg, now).map_err(Error::Misuse)
     }
 
+    /// Records that the client sent input matching no request in a state that
+    /// answers such input with `otherwise`, as the server's session does on
+    /// [`Event::Unrecognized`]: the server now owes that reply. For a session
+    /// that watches the client's side without decoding it (a recording proxy).
+    pub fn observe_unrecognized(&mut self, now: Instant) -> Result<(), Error> {
+        if self.spec.states[self.state].otherwise.is_none() {
+            return Err(Error::Misuse(format!(
+                "state `{}` has no `otherwise` reply for input that matches no request",
+                self.state_name()
+            )));
+        }
+        self.cover(Covered::Otherwise { state: self.state });
+        self.pending
+            .push_back(ReplyCursor::new(&self.spec, self.state, None));
+        self.entered = now;
+        Ok(())
+    }
+
+    /// Whether the next message from the server is (part of) an `otherwise`
+    /// reply rather than the reply to a request the spec knows.
+    pub fn answering_otherwise(&self) -> bool {
+        self.pending.front().is_some_and(|c| c.rule.is_none())
+    }
+
     /// Shuts our writing side down, if the spec allows it here.
     pub fn shutdown_write(&mut self, now: Instant) -> Result<(), Error> {
         let spec = Arc::clone(&self.spec);

@@ -4,6 +4,7 @@ mod broken;
 mod cli;
 mod docs;
 mod graph;
+mod record;
 mod serve;
 mod sweep;
 

@@ -85,9 +85,17 @@ fn layout(l: &MessageLayout) -> TokenStream {
 }
 
 fn field(f: &FieldDef) -> TokenStream {
-    let (name, ty, optional, derived, span) =
-        (&f.name, field_type(&f.ty), f.optional, f.derived, span(f.span));
-    quote!(rt::layout::FieldDef { name: #name.into(), ty: #ty, optional: #optional, derived: #derived, span: #span })
+    let (name, ty, optional, derived, volatile, span) = (
+        &f.name,
+        field_type(&f.ty),
+        f.optional,
+        f.derived,
+        f.volatile,
+        span(f.span),
+    );
+    quote!(rt::layout::FieldDef {
+        name: #name.into(), ty: #ty, optional: #optional, derived: #derived, volatile: #volatile, span: #span
+    })
 }
 
 fn field_type(t: &FieldType) -> TokenStream {

@@ -99,7 +99,21 @@ impl MessageLowerer<'_, '_> {
                 self.diags.push(d);
                 continue;
             };
-            self.fields[id as usize].derived = true;
+            let field = &mut self.fields[id as usize];
+            field.derived = true;
+            if field.volatile {
+                // A derived length is never written in a transcript, so the mark
+                // would silently do nothing.
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::BadConstruct,
+                        field.span,
+                        format!("`volatile` on `{}`, a length derived from the data", name.name),
+                    )
+                    .label("lengths are computed, never recorded")
+                    .help("remove `volatile`; mark the field the length is taken from instead"),
+                );
+            }
             if let Framing::Raw { len, .. } = &mut segments[index].framing {
                 *len = RawLen::Field(id);
             }
@@ -278,6 +292,7 @@ impl MessageLowerer<'_, '_> {
             ty,
             optional,
             derived: false,
+            volatile: false,
             span: name.span,
         });
         self.names.entry(name.name.clone()).or_insert(id);
@@ -323,6 +338,14 @@ impl MessageLowerer<'_, '_> {
             } => self.named_group(name, group, optional, frame_max)?,
             Element::Group(group) => self.group(group, optional, frame_max)?,
         };
+        if let Element::Field {
+            name, volatile: true, ..
+        } = e
+        {
+            if let Some(&id) = self.names.get(&name.name) {
+                self.fields[id as usize].volatile = true;
+            }
+        }
         Some(Item { kind, span })
     }
 

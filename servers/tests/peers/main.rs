@@ -28,6 +28,7 @@
 mod harness;
 mod inetd;
 mod memcached;
+mod record;
 mod servers;
 mod suites;
 
@@ -42,6 +43,7 @@ fn main() {
     trials.extend(inetd::trials());
     trials.extend(servers::trials());
     trials.extend(suites::trials());
+    trials.extend(record::trials());
     libtest_mimic::run(&args, trials).exit();
 }
 
