@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol_runtime::server::{ServerConfig, ServerStats};
-use protocol_runtime::transport::{Address, Listener};
+use protocol_runtime::transport::{Address, Listener, TlsServer};
 
 /// Options common to the server binaries.
 #[derive(Debug, Clone, clap::Args)]
@@ -21,15 +21,33 @@ pub struct ServerArgs {
     /// Seconds live connections may take to finish after Ctrl-C.
     #[arg(long, default_value_t = 5)]
     pub shutdown_grace: u64,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 impl ServerArgs {
-    pub fn config(&self) -> ServerConfig {
-        ServerConfig {
+    pub fn config(&self) -> anyhow::Result<ServerConfig> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                let read = |p: &std::path::Path| {
+                    std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", p.display()))
+                };
+                let tls = TlsServer::from_pem(&read(cert)?, &read(key)?)
+                    .map_err(|e| anyhow::anyhow!("bad TLS certificate or key: {e}"))?;
+                Some(tls)
+            }
+            _ => None,
+        };
+        Ok(ServerConfig {
             max_connections: self.max_connections,
             shutdown_grace: Duration::from_secs(self.shutdown_grace),
+            tls,
             ..ServerConfig::default()
-        }
+        })
     }
 
     pub async fn bind(&self) -> anyhow::Result<Listener> {
@@ -106,7 +124,8 @@ where
             .build()?
             .block_on(async {
                 let listener = args.bind().await?;
-                serve(listener, args.config(), stats(), Box::pin(shutdown_signal())).await?;
+                let config = args.config()?;
+                serve(listener, config, stats(), Box::pin(shutdown_signal())).await?;
                 Ok(())
             })
     })())

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     let listener = args.server.bind().await?;
     let config = MemcachedConfig {
-        server: args.server.config(),
+        server: args.server.config()?,
         memory_limit: args.memory_limit,
         max_item_size: args.max_item_size,
         threads: usize::from(args.threads),

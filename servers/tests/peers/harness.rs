@@ -196,14 +196,14 @@ fn is_root() -> bool {
 }
 
 /// A started program, killed (by its PID) and reaped when dropped.
-struct Process {
+pub struct Process {
     child: Child,
     what: String,
     log: PathBuf,
 }
 
 impl Process {
-    fn spawn(what: String, mut cmd: Command, log: PathBuf) -> Result<Process, Failed> {
+    pub fn spawn(what: String, mut cmd: Command, log: PathBuf) -> Result<Process, Failed> {
         let out = std::fs::File::create(&log)?;
         cmd.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
         let child = cmd
@@ -220,7 +220,7 @@ impl Process {
     }
 
     /// Waits until `probe` succeeds, while the process lives, within `STARTUP`.
-    fn wait_ready(&mut self, mut probe: impl FnMut() -> io::Result<()>) -> Result<(), String> {
+    pub fn wait_ready(&mut self, mut probe: impl FnMut() -> io::Result<()>) -> Result<(), String> {
         let deadline = Instant::now() + STARTUP;
         loop {
             if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {

@@ -11,9 +11,9 @@ use conformance::runner::{run_case, Outcome as CaseOutcome, RunConfig, Split};
 use conformance::transcript::{self, Suite};
 use libtest_mimic::Trial;
 use protocol_runtime::layout::Role;
-use protocol_runtime::transport::Address;
+use protocol_runtime::transport::{Address, TlsClient};
 
-use crate::harness::{self, Memcached, Outcome, Program, Xinetd};
+use crate::harness::{self, Memcached, Outcome, Process, Program, Xinetd};
 
 const SPLITS: [Split; 5] = [
     Split::Whole,
@@ -38,6 +38,11 @@ pub fn trials() -> Vec<Trial> {
             INETD[i],
         ));
     }
+    out.push(harness::trial(
+        "suites::memcached_over_tls_on_memcached_server_binary",
+        &[],
+        memcached_over_tls,
+    ));
     out
 }
 
@@ -79,9 +84,18 @@ fn suites(spec: &str) -> Result<Vec<Arc<Suite>>, libtest_mimic::Failed> {
 /// Runs every case (exclusive ones included: one run at a time here) and
 /// fails with the first failures' reports.
 async fn run_all(suites: &[Arc<Suite>], target: Address, split: Split) -> Outcome {
+    run_all_over(suites, target, None, split).await
+}
+
+async fn run_all_over(
+    suites: &[Arc<Suite>],
+    target: Address,
+    tls: Option<TlsClient>,
+    split: Split,
+) -> Outcome {
     let cfg = RunConfig {
         target,
-        tls: None,
+        tls,
         split,
         prefix: format!("peers{}-", std::process::id()),
         step_timeout: Duration::from_secs(5),
@@ -138,5 +152,59 @@ fn inetd(split: Split) -> Outcome {
             split,
         )
         .await
+    })
+}
+
+/// The memcached suites over TLS against the `memcached-server` binary
+/// started with `--tls-cert`/`--tls-key` (a self-signed certificate for
+/// `localhost`), whole and one byte per write; a client trusting another CA
+/// is refused with a certificate error.
+fn memcached_over_tls() -> Outcome {
+    let dir = tempfile::tempdir()?;
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem())?;
+    std::fs::write(&key, ck.signing_key.serialize_pem())?;
+    let port = harness::free_port()?;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_memcached-server"));
+    cmd.args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key);
+    let mut server = Process::spawn(
+        format!("memcached-server over TLS on port {port}"),
+        cmd,
+        dir.path().join("log"),
+    )?;
+    server.wait_ready(|| std::net::TcpStream::connect(("127.0.0.1", port)).map(|_| ()))?;
+    let target = Address::Tcp(format!("127.0.0.1:{port}"));
+    let trusted = TlsClient::from_ca_pem(ck.cert.pem().as_bytes())?.with_server_name("localhost");
+    let mut all = suites("memcached_get")?;
+    all.extend(suites("memcached")?);
+    harness::block_on(Duration::from_secs(240), async {
+        for split in [Split::Whole, Split::Bytes] {
+            run_all_over(&all, target.clone(), Some(trusted.clone()), split).await?;
+        }
+        // Another CA: the handshake fails and the report says why.
+        let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+        let untrusted = TlsClient::from_ca_pem(other.cert.pem().as_bytes())?.with_server_name("localhost");
+        let cfg = RunConfig {
+            target: target.clone(),
+            tls: Some(untrusted),
+            split: Split::Whole,
+            prefix: String::new(),
+            step_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+        };
+        let (suite, case) = (&all[0], &all[0].cases[0]);
+        match run_case(suite, case, &cfg).await.outcome {
+            CaseOutcome::Unreachable { error } => harness::ensure!(
+                error.contains("certificate") || error.contains("UnknownIssuer"),
+                "the refusal should name the certificate: {error}"
+            ),
+            _ => return Err("a client trusting another CA was served".into()),
+        }
+        Ok(())
     })
 }
