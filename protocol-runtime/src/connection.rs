@@ -18,6 +18,11 @@ use crate::value::Message;
 /// Bytes asked of the transport per read.
 const READ_CHUNK: usize = 4096;
 
+/// How long a connection closed by a server's shutdown keeps reading (and
+/// discarding) what its peer still sends, so its last replies are not lost
+/// to a reset.
+const SHUTDOWN_LINGER: Duration = Duration::from_secs(2);
+
 /// One connection: a session driven over `S`.
 ///
 /// [`recv`](Connection::recv) is cancel-safe: dropping its future (in
@@ -30,6 +35,17 @@ pub struct Connection<S> {
     wbuf: BytesMut,
     eof: bool,
     shutdown: Option<watch::Receiver<bool>>,
+    /// Where this connection is in a server's shutdown.
+    stopping: Stopping,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stopping {
+    No,
+    /// Shutdown came while a message was arriving: it is read to its end.
+    FinishingOne,
+    /// That message was received: the next boundary ends the connection.
+    FinishedOne,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -41,6 +57,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             wbuf: BytesMut::new(),
             eof: false,
             shutdown: None,
+            stopping: Stopping::No,
         }
     }
 
@@ -78,8 +95,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     async fn recv_until(&mut self, call_deadline: Option<Instant>) -> Result<Event, Error> {
         let started = Instant::now();
         loop {
+            // Checked before decoding what is buffered: a pipelining peer
+            // always has more requests queued, and shutdown must still come.
+            // The message arriving when shutdown is first seen is finished
+            // and answered; nothing after it is read.
+            if self.stopping != Stopping::FinishingOne
+                && self.shutdown_raised()
+                && !self.session.mid_message()
+                && self.session.pending_replies() == 0
+            {
+                if self.rbuf.is_empty() || self.stopping == Stopping::FinishedOne {
+                    self.close_for_shutdown().await;
+                    return Err(Error::ShuttingDown);
+                }
+                self.stopping = Stopping::FinishingOne;
+            }
             let now = Instant::now().into_std();
             if let Some(event) = self.session.receive(&mut self.rbuf, now)? {
+                if self.stopping == Stopping::FinishingOne {
+                    self.stopping = Stopping::FinishedOne;
+                }
                 return Ok(event);
             }
             if self.eof {
@@ -108,9 +143,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     Ok(Ok(0)) => self.eof = true,
                     Ok(Ok(_)) => {}
                 },
-                _ = wait_shutdown(shutdown), if between_messages => return Err(Error::ShuttingDown),
+                _ = wait_shutdown(shutdown), if between_messages => {
+                    self.close_for_shutdown().await;
+                    return Err(Error::ShuttingDown);
+                }
             }
         }
+    }
+
+    fn shutdown_raised(&self) -> bool {
+        // A dropped sender means the server is gone: treat it as shutdown.
+        self.shutdown
+            .as_ref()
+            .is_some_and(|rx| *rx.borrow() || rx.has_changed().is_err())
+    }
+
+    /// Ends the connection at shutdown without losing a reply already sent:
+    /// requests read but not answered are dropped, the replies queued are
+    /// written, our side is shut (the peer reads every reply, then the end),
+    /// and what the peer still sends is read and discarded for a moment —
+    /// closing with unread input would make the kernel reset the connection
+    /// and throw away replies the peer has not read yet.
+    async fn close_for_shutdown(&mut self) {
+        let drain = async {
+            self.flush().await?;
+            self.io.shutdown().await?;
+            let mut scratch = [0u8; READ_CHUNK];
+            while self.io.read(&mut scratch).await? > 0 {}
+            Ok::<(), Error>(())
+        };
+        let _ = tokio::time::timeout(SHUTDOWN_LINGER, drain).await;
+        self.rbuf.clear();
     }
 
     /// Encodes and sends one message, and flushes it.

@@ -3,14 +3,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use protocol_runtime::server::{ServerConfig, ServerStats};
-use protocol_runtime::transport::Listener;
+use protocol_runtime::server::{Accept, ServerConfig, ServerStats};
 
 use crate::specs::daytime;
 
 /// Serves daytime on `listener` until `shutdown`.
 pub async fn serve(
-    listener: Listener,
+    listener: impl Accept,
     config: ServerConfig,
     stats: Arc<ServerStats>,
     shutdown: impl Future<Output = ()>,

@@ -659,17 +659,19 @@ impl Gen<'_> {
             pub fn from_stream(stream: rt::transport::Stream) -> #initial {
                 #initial { conn: rt::connection::Connection::new(stream, super::spec(), rt::layout::Role::Server) }
             }
-            /// Serves connections from `listener` until `shutdown` completes,
+            /// Serves connections from `listener` (a [`rt::transport::Listener`],
+            /// or any [`rt::server::Accept`]) until `shutdown` completes,
             /// calling `handler` with each connection in the initial state.
             /// See [`rt::server::serve`] for limits and shutdown.
-            pub async fn serve<H, F>(
-                listener: rt::transport::Listener,
+            pub async fn serve<A, H, F>(
+                listener: A,
                 config: rt::server::ServerConfig,
                 stats: ::std::sync::Arc<rt::server::ServerStats>,
                 handler: H,
                 shutdown: impl ::std::future::Future<Output = ()>,
             ) -> ::std::io::Result<()>
             where
+                A: rt::server::Accept,
                 H: Fn(#initial) -> F + Send + Sync + 'static,
                 F: ::std::future::Future<Output = Result<(), rt::Error>> + Send + 'static,
             {

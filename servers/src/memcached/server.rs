@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 
 use protocol_runtime::bytes::Bytes;
-use protocol_runtime::server::ServerStats;
-use protocol_runtime::transport::Listener;
+use protocol_runtime::server::{Accept, ServerStats};
 use protocol_runtime::Error as RtError;
 
 use crate::specs::memcached::dynamic::{Received, Server};
@@ -27,7 +26,7 @@ pub const OVERLOAD_REPLY: &[u8] = b"ERROR Too many open connections\r\n";
 
 /// Serves memcached on `listener` until `shutdown`, on the system clock.
 pub async fn serve(
-    listener: Listener,
+    listener: impl Accept,
     config: MemcachedConfig,
     stats: Arc<ServerStats>,
     shutdown: impl Future<Output = ()>,
@@ -37,7 +36,7 @@ pub async fn serve(
 
 /// [`serve`] with a clock of the caller's.
 pub async fn serve_with_clock(
-    listener: Listener,
+    listener: impl Accept,
     config: MemcachedConfig,
     clock: Arc<dyn Clock>,
     stats: Arc<ServerStats>,

@@ -203,6 +203,30 @@ pub struct Process {
 }
 
 impl Process {
+    /// The process's ID (for signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `limit` for the process to exit on its own.
+    pub fn wait_exit(&mut self, limit: Duration) -> Result<std::process::ExitStatus, Failed> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not exit within {limit:?}; its log:\n{}",
+                    self.what,
+                    self.log()
+                )
+                .into());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn spawn(what: String, mut cmd: Command, log: PathBuf) -> Result<Process, Failed> {
         let out = std::fs::File::create(&log)?;
         cmd.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);

@@ -26,7 +26,9 @@
 //! than the run.
 
 mod harness;
+mod hostile;
 mod inetd;
+mod load;
 mod memcached;
 mod record;
 mod servers;
@@ -44,6 +46,8 @@ fn main() {
     trials.extend(servers::trials());
     trials.extend(suites::trials());
     trials.extend(record::trials());
+    trials.extend(hostile::trials());
+    trials.extend(load::trials());
     libtest_mimic::run(&args, trials).exit();
 }
 
