@@ -36,6 +36,8 @@ pub fn trials() -> Vec<Trial> {
             &[],
             shutdown_under_load,
         ),
+        latency_trial(),
+        footprint_trial(),
     ]
 }
 
@@ -339,4 +341,121 @@ fn shutdown_under_load() -> Outcome {
     ensure!(replies > 0, "no reply arrived before the shutdown");
     println!("{replies} whole 64 KiB replies on 16 connections, none cut, server exited {status}");
     Ok(())
+}
+
+/// Not run by default (it measures, it does not check): a normal client's
+/// round-trip latency on `memcached-server` with and without 300
+/// connections dripping one byte a second, in real time. Numbers go to
+/// RELIABILITY.md:
+///
+/// ```text
+/// cargo test --release -p protospec-servers --test peers -- --ignored load::latency_with_drippers --nocapture
+/// ```
+pub fn latency_trial() -> Trial {
+    harness::trial("load::latency_with_drippers", &[], latency_with_drippers).with_ignored_flag(true)
+}
+
+const DRIPPERS: usize = 300;
+const ROUND_TRIPS: usize = 5000;
+
+fn latency_with_drippers() -> Outcome {
+    let server = start(&["--max-connections", "1024"])?;
+    runtime()?.block_on(async {
+        let quiet = round_trips(&server.addr).await?;
+        let mut drippers = JoinSet::new();
+        for _ in 0..DRIPPERS {
+            let addr = server.addr.clone();
+            drippers.spawn(async move {
+                let Ok(mut s) = TcpStream::connect(&addr).await else {
+                    return;
+                };
+                let _ = s.write_all(b"get ").await;
+                while s.write_all(b"k").await.is_ok() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let dripped = round_trips(&server.addr).await?;
+        drippers.abort_all();
+        for (what, l) in [("alone", &quiet), ("with 300 drippers", &dripped)] {
+            println!(
+                "{what}: {ROUND_TRIPS} set+get round trips, p50 {:?}, p99 {:?}, max {:?}",
+                l[l.len() / 2],
+                l[l.len() * 99 / 100],
+                l[l.len() - 1]
+            );
+        }
+        Ok(())
+    })
+}
+
+/// Sorted latencies of `ROUND_TRIPS` set+get round trips on one connection.
+async fn round_trips(addr: &str) -> Result<Vec<Duration>, Failed> {
+    let mut s = TcpStream::connect(addr).await?;
+    let mut latencies = Vec::with_capacity(ROUND_TRIPS);
+    for i in 0..ROUND_TRIPS {
+        let start = Instant::now();
+        s.write_all(format!("set lat 0 0 4\r\n{:04}\r\nget lat\r\n", i % 10_000).as_bytes())
+            .await?;
+        let mut got = Vec::new();
+        read_until(&mut s, &mut got, b"END\r\n").await?;
+        latencies.push(start.elapsed());
+    }
+    latencies.sort();
+    Ok(latencies)
+}
+
+/// Not run by default (it measures): the resident memory of
+/// `memcached-server` per idle connection, from `/proc/PID/status`, with
+/// `PROTOSPEC_LOAD_CONNECTIONS` (default 9,000) idle connections open.
+/// Numbers go to BENCHMARKS.md:
+///
+/// ```text
+/// cargo test --release -p protospec-servers --test peers -- --ignored load::idle_connection_footprint --nocapture
+/// ```
+pub fn footprint_trial() -> Trial {
+    harness::trial("load::idle_connection_footprint", &[], idle_footprint).with_ignored_flag(true)
+}
+
+fn rss_kib(pid: u32) -> Result<u64, Failed> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or("no VmRSS in /proc/PID/status")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .ok_or("bad VmRSS line")?)
+}
+
+fn idle_footprint() -> Outcome {
+    let n = env_count("PROTOSPEC_LOAD_CONNECTIONS", 9000)?;
+    let server = start(&["--max-connections", &(n + 16).to_string()])?;
+    let pid = server.process.pid();
+    runtime()?.block_on(async {
+        // One connection that has spoken, so the per-connection path is warm.
+        let mut first = TcpStream::connect(&server.addr).await?;
+        first.write_all(b"version\r\n").await?;
+        read_until(&mut first, &mut Vec::new(), b"\r\n").await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = rss_kib(pid)?;
+        let mut idle = Vec::with_capacity(n);
+        for _ in 1..n {
+            let mut s = TcpStream::connect(&server.addr).await?;
+            s.write_all(b"version\r\n").await?;
+            read_until(&mut s, &mut Vec::new(), b"\r\n").await?;
+            idle.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = rss_kib(pid)?;
+        let per = (after.saturating_sub(before)) as f64 * 1024.0 / (n - 1) as f64;
+        println!(
+            "memcached-server: RSS {before} KiB with 1 connection, {after} KiB with {n}: {per:.0} bytes per idle connection beyond the first"
+        );
+        drop(idle);
+        Ok(())
+    })
 }
