@@ -27,6 +27,17 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
+/// The most a decoder reserves for bytes a peer has declared but not sent
+/// yet. A declaration costs the peer a few bytes, so past this the buffer
+/// grows only as the bytes arrive; 1 MiB still takes the shipped specs'
+/// largest frames in one allocation.
+pub const MAX_RESERVE: usize = 1 << 20;
+
+/// Makes room for `missing` more bytes of a frame, up to [`MAX_RESERVE`].
+pub(crate) fn reserve_ahead(buf: &mut BytesMut, missing: u64) {
+    buf.reserve(usize::try_from(missing).map_or(MAX_RESERVE, |m| m.min(MAX_RESERVE)));
+}
+
 /// Finds a delimiter in a growing buffer without rescanning what it already
 /// searched.
 #[derive(Debug, Clone, Default)]
@@ -87,10 +98,12 @@ pub(crate) fn ends_cleanly(content: &[u8], delimiter: &[u8]) -> bool {
     if find(content, delimiter).is_some() {
         return false;
     }
-    let tail = content.len().saturating_sub(delimiter.len() - 1);
-    let mut probe = content[tail..].to_vec();
-    probe.extend_from_slice(delimiter);
-    find(&probe, delimiter) == Some(probe.len() - delimiter.len())
+    // An earlier occurrence would start `k` bytes before the end of the
+    // content: the content ends with the delimiter's first `k` bytes, and the
+    // delimiter's rest equals its own beginning.
+    let d = delimiter.len();
+    !(1..d.min(content.len() + 1))
+        .any(|k| content.ends_with(&delimiter[..k]) && delimiter[k..] == delimiter[..d - k])
 }
 
 #[inline]
@@ -268,9 +281,11 @@ impl tokio_util::codec::Decoder for LengthCodec {
         if len > self.max as u64 {
             return Err(FrameError::LengthTooLong { len, max: self.max });
         }
-        let total = plen + len as usize;
-        if buf.len() < total {
-            buf.reserve(total - buf.len());
+        // Compared with what has arrived rather than added to the prefix's
+        // length: with a max near `usize::MAX` the sum would overflow.
+        let have = (buf.len() - plen) as u64;
+        if have < len {
+            reserve_ahead(buf, len - have);
             return Ok(None);
         }
         buf.advance(plen);
@@ -312,6 +327,19 @@ mod tests {
                 super::find(&haystack, &needle),
                 memchr::memmem::find(&haystack, &needle)
             );
+        }
+
+        /// `ends_cleanly` says what appending the delimiter and searching
+        /// for it again says.
+        #[test]
+        fn ends_cleanly_agrees_with_appending(
+            content in proptest::collection::vec(0u8..3, 0..16),
+            delimiter in proptest::collection::vec(0u8..3, 1..5),
+        ) {
+            let mut framed = content.clone();
+            framed.extend_from_slice(&delimiter);
+            let reads_back = memchr::memmem::find(&framed, &delimiter) == Some(content.len());
+            prop_assert_eq!(super::ends_cleanly(&content, &delimiter), reads_back);
         }
     }
 }

@@ -75,11 +75,31 @@ pub struct Session {
     ignored: u64,
     /// The rules this connection has taken, in first-taken order.
     covered: Vec<Covered>,
+    /// Per state, the messages a client may send there.
+    client_messages: Arc<[Vec<MessageId>]>,
 }
 
 impl Session {
     pub fn new(spec: Arc<Protocol>, role: Role, now: Instant) -> Self {
         let state = spec.initial;
+        let client_messages = spec
+            .states
+            .iter()
+            .map(|st| {
+                let mut out = Vec::new();
+                for rule in &st.rules {
+                    let m = match &rule.kind {
+                        RuleKind::Send { role, message, .. } if *role == Role::Client => *message,
+                        RuleKind::Exchange { request, .. } => *request,
+                        _ => continue,
+                    };
+                    if !out.contains(&m) {
+                        out.push(m);
+                    }
+                }
+                out
+            })
+            .collect();
         Session {
             spec,
             role,
@@ -93,6 +113,7 @@ impl Session {
             finished: false,
             ignored: 0,
             covered: Vec::new(),
+            client_messages,
         }
     }
 
@@ -225,11 +246,18 @@ impl Session {
             self.decoder.skipped(n as u64);
             return Ok(Some(Event::Ignored { bytes: n }));
         }
-        let candidates = self.expected();
-        let state_name = self.spec.states[self.state].name.clone();
-        let decoded = self
-            .decoder
-            .decode(&self.spec, &candidates, buf, &Context { state: &state_name })?;
+        // A server's candidates depend on the state alone: computed once.
+        let computed;
+        let candidates: &[MessageId] = if self.role == Role::Server {
+            &self.client_messages[self.state]
+        } else {
+            computed = self.expected();
+            &computed
+        };
+        let cx = Context {
+            state: &self.spec.states[self.state].name,
+        };
+        let decoded = self.decoder.decode(&self.spec, candidates, buf, &cx)?;
         decoded.map(|d| self.on_decoded(d, now)).transpose()
     }
 
@@ -476,7 +504,7 @@ impl Session {
     fn allowed(&self, from: Role, msg: &Message) -> Result<(), String> {
         if from == Role::Server {
             for cursor in &self.pending {
-                if self.cursor_messages(cursor).contains(&msg.id) {
+                if cursor.accepts(&self.spec, msg.id) {
                     return Ok(());
                 }
                 if !cursor.may_end(&self.spec) {
@@ -674,6 +702,18 @@ impl ReplyCursor {
             }
         }
         out
+    }
+
+    /// Whether `m` may come next in this reply ([`messages`](Self::messages)
+    /// without building the list).
+    fn accepts(&self, spec: &Protocol, m: MessageId) -> bool {
+        if self.point.accepts(self.seqs(spec), m) {
+            return true;
+        }
+        !self.started
+            && self.rule.is_some()
+            && matches!(&spec.states[self.state].otherwise, Some(Reply::Sequences(seqs))
+                if seqs.iter().any(|s| s.items.first().is_some_and(|f| f.message == m)))
     }
 
     /// Consumes one reply message; false if it does not fit.

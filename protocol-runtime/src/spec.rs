@@ -181,8 +181,13 @@ pub struct Overload {
 /// A point in a reply grammar (`Value* End | Error`): the (sequence, item)
 /// pairs still possible. The session, the compiler's checks and the code
 /// generator all walk replies with it, so they agree on what may come next.
+///
+/// Held inline: a session makes one per request and one per reply message,
+/// and real replies have a handful of positions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplyPoint(Vec<(usize, usize)>);
+pub struct ReplyPoint(Positions);
+
+type Positions = smallvec::SmallVec<[(usize, usize); 4]>;
 
 impl ReplyPoint {
     /// Before the first message of the reply.
@@ -191,7 +196,7 @@ impl ReplyPoint {
     }
 
     /// Adds the positions reachable by skipping optional items.
-    fn closed(seqs: &[ReplySeq], mut set: Vec<(usize, usize)>) -> Self {
+    fn closed(seqs: &[ReplySeq], mut set: Positions) -> Self {
         let mut i = 0;
         while i < set.len() {
             let (a, idx) = set[i];
@@ -222,9 +227,16 @@ impl ReplyPoint {
         out
     }
 
+    /// Whether `m` may come here.
+    pub fn accepts(&self, seqs: &[ReplySeq], m: MessageId) -> bool {
+        self.0
+            .iter()
+            .any(|&(a, idx)| seqs[a].items.get(idx).is_some_and(|item| item.message == m))
+    }
+
     /// The point after `m`, or `None` if `m` cannot come here.
     pub fn advance(&self, seqs: &[ReplySeq], m: MessageId) -> Option<Self> {
-        let mut next = Vec::new();
+        let mut next = Positions::new();
         for &(a, idx) in &self.0 {
             if let Some(item) = seqs[a].items.get(idx) {
                 if item.message == m {

@@ -4,7 +4,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::pattern::{Matcher, Mismatch};
-use crate::codec::{peek_length, FrameError, LineScanner};
+use crate::codec::{peek_length, reserve_ahead, FrameError, LineScanner};
 use crate::error::{Error, Excerpt, ProtocolViolation};
 use crate::layout::{Framing, Oversize, Pattern, RawLen};
 use crate::spec::{MessageId, Protocol};
@@ -285,7 +285,9 @@ impl Decoder {
 
     /// Matches a first frame against each candidate's first pattern.
     fn identify(&mut self, spec: &Protocol, candidates: &[MessageId], frame: Bytes) -> Result<Step, Error> {
-        let mut best: Option<Mismatch> = None;
+        let mut best: Option<(Mismatch<'_>, MessageId)> = None;
+        // One buffer for every candidate tried: most fail at once.
+        let mut values = Vec::new();
         for &m in candidates {
             let layout = &spec.messages[m].layout;
             let Some((pattern, max)) = layout.segments.first().and_then(|s| frame_of(&s.framing)) else {
@@ -294,7 +296,8 @@ impl Decoder {
             if frame.len() > max {
                 continue;
             }
-            let mut values = vec![Value::Absent; layout.fields.len()];
+            values.clear();
+            values.resize(layout.fields.len(), Value::Absent);
             let mut matcher = Matcher::new(layout, &frame, &mut values);
             match matcher.whole(pattern) {
                 Ok(()) => {
@@ -305,18 +308,22 @@ impl Decoder {
                     }))
                 }
                 Err(mismatch) => {
-                    if best.as_ref().is_none_or(|b| mismatch.offset > b.offset) {
-                        best = Some(Mismatch {
-                            offset: mismatch.offset,
-                            expected: format!("{} of `{}`", mismatch.expected, spec.messages[m].name),
-                        });
+                    if best.as_ref().is_none_or(|(b, _)| mismatch.offset > b.offset) {
+                        best = Some((mismatch, m));
                     }
                 }
             }
         }
         let mismatch = best.map_or_else(
             || expected_names(spec, candidates),
-            |b| format!("{} at column {}", b.expected, b.offset + 1),
+            |(b, m)| {
+                format!(
+                    "{} of `{}` at column {}",
+                    b.expected,
+                    spec.messages[m].name,
+                    b.offset + 1
+                )
+            },
         );
         Ok(Step::Done(Decoded::Unrecognized { frame, mismatch }))
     }
@@ -419,8 +426,7 @@ impl Decoder {
                 }
                 let n = n as usize;
                 if buf.len() < n {
-                    // Room for the rest, bounded by the spec's max.
-                    buf.reserve(n - buf.len());
+                    reserve_ahead(buf, (n - buf.len()) as u64);
                     self.stage = Stage::Segment {
                         message,
                         segment,
@@ -517,14 +523,16 @@ impl Decoder {
                 max,
             });
         }
-        let total = plen + len as usize;
-        if buf.len() < total {
-            buf.reserve(total - buf.len());
+        // Compared with what has arrived rather than added to the prefix's
+        // length: with a max near `usize::MAX` the sum would overflow.
+        let have = (buf.len() - plen) as u64;
+        if have < len {
+            reserve_ahead(buf, len - have);
             return Ok(None);
         }
         buf.advance(plen);
         self.frame_start = self.offset + plen as u64;
-        self.offset += total as u64;
+        self.offset += plen as u64 + len;
         Ok(Some(buf.split_to(len as usize).freeze()))
     }
 
@@ -542,7 +550,7 @@ impl Decoder {
         cx: &Context<'_>,
         spec: &Protocol,
         message: MessageId,
-        m: &Mismatch,
+        m: &Mismatch<'_>,
         frame: &[u8],
     ) -> Error {
         Error::Peer(ProtocolViolation {

@@ -11,47 +11,99 @@ use crate::layout::{FieldType, IntKind, Item, ItemKind, MessageLayout, Pattern};
 use crate::value::Value;
 
 /// Where and why a frame did not match, at the furthest point reached.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Mismatch {
+/// What was expected is kept as references into the spec and written out
+/// only if the frame matches no candidate: trying the candidates of a state
+/// one by one is the common path, and must not format anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mismatch<'a> {
     pub offset: usize,
-    pub expected: String,
+    pub expected: Expect<'a>,
 }
 
-pub(crate) struct Matcher<'a> {
+/// What a pattern wanted where it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect<'a> {
+    EndOfFrame,
+    Literal(&'a [u8]),
+    Token(&'a str),
+    TokenOfAtMost { name: &'a str, max: usize, len: usize },
+    Utf8Token(&'a str),
+    Field(&'a str),
+    Utf8Text(&'a str),
+    Int { what: &'static str, name: &'a str },
+    OneOf(&'a [Vec<u8>]),
+    AtMostItems { max: usize, name: &'a str },
+    AtLeastItems { min: usize, name: &'a str },
+}
+
+impl std::fmt::Display for Expect<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expect::EndOfFrame => f.write_str("the end of the frame"),
+            Expect::Literal(lit) => write!(f, "\"{}\"", lit.escape_ascii()),
+            Expect::Token(name) => write!(f, "token `{name}`"),
+            Expect::TokenOfAtMost { name, max, len } => {
+                write!(f, "token `{name}` of at most {max} bytes (got {len})")
+            }
+            Expect::Utf8Token(name) => write!(f, "UTF-8 token `{name}`"),
+            Expect::Field(name) => write!(f, "`{name}`"),
+            Expect::Utf8Text(name) => write!(f, "UTF-8 text `{name}`"),
+            Expect::Int { what, name } => write!(f, "{what} `{name}`"),
+            Expect::OneOf(options) => {
+                f.write_str("one of ")?;
+                for (i, o) in options.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "\"{}\"", o.escape_ascii())?;
+                }
+                Ok(())
+            }
+            Expect::AtMostItems { max, name } => write!(f, "at most {max} items in `{name}`"),
+            Expect::AtLeastItems { min, name } => write!(f, "at least {min} items in `{name}`"),
+        }
+    }
+}
+
+pub(crate) struct Matcher<'a, 'v> {
     layout: &'a MessageLayout,
-    input: &'a Bytes,
-    pub values: &'a mut [Value],
-    pub furthest: Mismatch,
+    input: &'v Bytes,
+    pub values: &'v mut [Value],
+    furthest: Option<Mismatch<'a>>,
 }
 
 type Step = Result<usize, ()>;
 
-impl<'a> Matcher<'a> {
-    pub fn new(layout: &'a MessageLayout, input: &'a Bytes, values: &'a mut [Value]) -> Self {
+impl<'a, 'v> Matcher<'a, 'v> {
+    pub fn new(layout: &'a MessageLayout, input: &'v Bytes, values: &'v mut [Value]) -> Self {
         Matcher {
             layout,
             input,
             values,
-            furthest: Mismatch::default(),
+            furthest: None,
         }
     }
 
     /// Matches the whole input against `pattern`.
-    pub fn whole(&mut self, pattern: &'a Pattern) -> Result<(), Mismatch> {
+    pub fn whole(&mut self, pattern: &'a Pattern) -> Result<(), Mismatch<'a>> {
         let mut tails = Vec::new();
-        match self.items(&pattern.items, 0, &mut tails) {
-            Ok(end) if end == self.input.len() => Ok(()),
+        let failed_at = match self.items(&pattern.items, 0, &mut tails) {
+            Ok(end) if end == self.input.len() => return Ok(()),
             Ok(end) => {
-                self.fail(end, "the end of the frame".to_string());
-                Err(self.furthest.clone())
+                self.fail(end, Expect::EndOfFrame);
+                end
             }
-            Err(()) => Err(self.furthest.clone()),
-        }
+            Err(()) => 0,
+        };
+        Err(self.furthest.unwrap_or(Mismatch {
+            offset: failed_at,
+            expected: Expect::EndOfFrame,
+        }))
     }
 
-    fn fail(&mut self, offset: usize, expected: String) {
-        if offset >= self.furthest.offset || self.furthest.expected.is_empty() {
-            self.furthest = Mismatch { offset, expected };
+    fn fail(&mut self, offset: usize, expected: Expect<'a>) {
+        if self.furthest.is_none_or(|f| offset >= f.offset) {
+            self.furthest = Some(Mismatch { offset, expected });
         }
     }
 
@@ -71,7 +123,7 @@ impl<'a> Matcher<'a> {
                 if self.input[pos..].starts_with(lit) {
                     Ok(pos + lit.len())
                 } else {
-                    self.fail(pos, format!("\"{}\"", lit.escape_ascii()));
+                    self.fail(pos, Expect::Literal(lit));
                     Err(())
                 }
             }
@@ -116,30 +168,36 @@ impl<'a> Matcher<'a> {
         }
     }
 
-    fn field(&mut self, ty: &FieldType, name: &str, pos: usize, suffix: usize) -> Result<(Value, usize), ()> {
+    fn field(
+        &mut self,
+        ty: &'a FieldType,
+        name: &'a str,
+        pos: usize,
+        suffix: usize,
+    ) -> Result<(Value, usize), ()> {
         let rest = &self.input[pos..];
         match ty {
             FieldType::Token { max } => {
                 let len = rest.iter().position(|&b| !is_token_byte(b)).unwrap_or(rest.len());
                 if len == 0 {
-                    self.fail(pos, format!("token `{name}`"));
+                    self.fail(pos, Expect::Token(name));
                     return Err(());
                 }
                 if len > *max {
-                    self.fail(pos, format!("token `{name}` of at most {max} bytes (got {len})"));
+                    self.fail(pos, Expect::TokenOfAtMost { name, max: *max, len });
                     return Err(());
                 }
                 match std::str::from_utf8(&rest[..len]) {
                     Ok(s) => Ok((Value::Str(s.to_string()), pos + len)),
                     Err(_) => {
-                        self.fail(pos, format!("UTF-8 token `{name}`"));
+                        self.fail(pos, Expect::Utf8Token(name));
                         Err(())
                     }
                 }
             }
             FieldType::Text | FieldType::Bytes => {
                 let Some(end) = self.input.len().checked_sub(suffix).filter(|e| *e >= pos) else {
-                    self.fail(pos, format!("`{name}`"));
+                    self.fail(pos, Expect::Field(name));
                     return Err(());
                 };
                 if *ty == FieldType::Bytes {
@@ -148,7 +206,7 @@ impl<'a> Matcher<'a> {
                 match std::str::from_utf8(&self.input[pos..end]) {
                     Ok(s) => Ok((Value::Str(s.to_string()), end)),
                     Err(e) => {
-                        self.fail(pos + e.valid_up_to(), format!("UTF-8 text `{name}`"));
+                        self.fail(pos + e.valid_up_to(), Expect::Utf8Text(name));
                         Err(())
                     }
                 }
@@ -156,7 +214,7 @@ impl<'a> Matcher<'a> {
             FieldType::Int(kind) => match parse_int(rest, *kind) {
                 Ok((v, len)) => Ok((v, pos + len)),
                 Err(why) => {
-                    self.fail(pos, format!("{why} `{name}`"));
+                    self.fail(pos, Expect::Int { what: why, name });
                     Err(())
                 }
             },
@@ -169,11 +227,7 @@ impl<'a> Matcher<'a> {
                 match best {
                     Some((i, o)) => Ok((Value::Choice(i), pos + o.len())),
                     None => {
-                        let names: Vec<String> = options
-                            .iter()
-                            .map(|o| format!("\"{}\"", o.escape_ascii()))
-                            .collect();
-                        self.fail(pos, format!("one of {}", names.join(", ")));
+                        self.fail(pos, Expect::OneOf(options));
                         Err(())
                     }
                 }
@@ -193,14 +247,14 @@ impl<'a> Matcher<'a> {
                         break;
                     };
                     if items.len() == *max {
-                        self.fail(at, format!("at most {max} items in `{name}`"));
+                        self.fail(at, Expect::AtMostItems { max: *max, name });
                         return Err(());
                     }
                     items.push(v);
                     at = end;
                 }
                 if items.len() < *min {
-                    self.fail(at, format!("at least {min} items in `{name}`"));
+                    self.fail(at, Expect::AtLeastItems { min: *min, name });
                     return Err(());
                 }
                 Ok((Value::List(items), at))
