@@ -74,6 +74,11 @@ pub(crate) struct Matcher<'a, 'v> {
 
 type Step = Result<usize, ()>;
 
+/// The items after each enclosing item being matched (for the bytes a text
+/// field must leave to the literals after it). Inline: patterns nest shallowly,
+/// and matching is on every message's path.
+type Tails<'a> = smallvec::SmallVec<[&'a [Item]; 8]>;
+
 impl<'a, 'v> Matcher<'a, 'v> {
     pub fn new(layout: &'a MessageLayout, input: &'v Bytes, values: &'v mut [Value]) -> Self {
         Matcher {
@@ -86,7 +91,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
 
     /// Matches the whole input against `pattern`.
     pub fn whole(&mut self, pattern: &'a Pattern) -> Result<(), Mismatch<'a>> {
-        let mut tails = Vec::new();
+        let mut tails = Tails::new();
         let failed_at = match self.items(&pattern.items, 0, &mut tails) {
             Ok(end) if end == self.input.len() => return Ok(()),
             Ok(end) => {
@@ -107,7 +112,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
         }
     }
 
-    fn items(&mut self, items: &'a [Item], mut pos: usize, tails: &mut Vec<&'a [Item]>) -> Step {
+    fn items(&mut self, items: &'a [Item], mut pos: usize, tails: &mut Tails<'a>) -> Step {
         for (i, item) in items.iter().enumerate() {
             tails.push(&items[i + 1..]);
             let r = self.item(item, pos, tails);
@@ -117,7 +122,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
         Ok(pos)
     }
 
-    fn item(&mut self, item: &'a Item, pos: usize, tails: &mut Vec<&'a [Item]>) -> Step {
+    fn item(&mut self, item: &'a Item, pos: usize, tails: &mut Tails<'a>) -> Step {
         match &item.kind {
             ItemKind::Literal(lit) => {
                 if self.input[pos..].starts_with(lit) {

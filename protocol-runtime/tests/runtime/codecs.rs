@@ -305,6 +305,46 @@ fn a_huge_declared_length_is_rejected_without_allocating() {
     assert_eq!(codec.decode(&mut buf).unwrap(), None);
 }
 
+/// Under a max no stream reaches, a declared length is still only a claim:
+/// the buffer grows by `MAX_RESERVE` at most ahead of the bytes (found by
+/// the `framing` fuzz target, `fuzz/regressions/framing/`).
+#[test]
+fn a_length_under_a_huge_max_is_not_reserved_before_it_arrives() {
+    for max in [1 << 30, usize::MAX] {
+        let mut codec = LengthCodec::new(LengthPrefix::U32Be, max);
+        let mut buf = BytesMut::from(&b"\x3f\xff\xff\xffab"[..]);
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        assert!(
+            buf.capacity() < 16 * MIB,
+            "a 1 GiB claim reserved {} bytes",
+            buf.capacity()
+        );
+        // The frame still completes as its bytes come.
+        let mut buf = BytesMut::from(&b"\x00\x20\x00\x00"[..]);
+        buf.put_bytes(b'x', 0x20_0000);
+        let frame = codec.decode(&mut buf).unwrap().expect("a whole frame");
+        assert_eq!(frame.len(), 0x20_0000);
+    }
+}
+
+/// A length near `u64::MAX` under a max of `usize::MAX` waits for its bytes
+/// rather than overflowing when the prefix's length is added.
+#[test]
+fn a_length_near_u64_max_does_not_overflow() {
+    for prefix in [LengthPrefix::U64Be, LengthPrefix::Varint] {
+        let mut codec = LengthCodec::new(prefix, usize::MAX);
+        let mut buf = BytesMut::new();
+        protocol_runtime::codec::put_length(prefix, usize::MAX - 1, &mut buf).unwrap();
+        buf.put_slice(b"abc");
+        assert_eq!(codec.decode(&mut buf).unwrap(), None, "{prefix:?}");
+        assert!(
+            buf.capacity() < 16 * MIB,
+            "{prefix:?} reserved {} bytes",
+            buf.capacity()
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_huge_declared_length_in_framed() {
     let frames = read_frames(

@@ -322,6 +322,54 @@ fn a_declared_length_over_the_max_is_refused_before_buffering() {
     assert!(buf.capacity() < 4096, "buffer grew to {}", buf.capacity());
 }
 
+/// What a server of each spec buffers after `wire`, a few bytes that declare
+/// a gigabyte its spec allows: `codec::MAX_RESERVE` at most ahead of the bytes
+/// (found by the `decode` fuzz target, `fuzz/regressions/decode/`).
+#[test]
+fn a_length_the_spec_allows_is_not_reserved_before_it_arrives() {
+    let cases: [(&str, &[u8]); 2] = [
+        (
+            "client message M = length(u32be, max = 1 GiB) { data: bytes };",
+            b"\x3f\xff\xff\xffabc",
+        ),
+        (
+            "framing line(\"\\n\", max = 64); limits { raw = 1 GiB; }
+             client message M = \"PUT \" n: u32 then raw(n) as data then exact \"\\n\";",
+            b"PUT 1000000000\nab",
+        ),
+    ];
+    for (messages, wire) in cases {
+        let sp = crate::compile(
+            "big",
+            &format!("protocol big {{ {messages} state S {{ client sends M -> S; client closes; }} }}"),
+        );
+        let mut server = session(&sp, Role::Server, &[]);
+        let mut buf = BytesMut::from(wire);
+        assert!(matches!(server.receive(&mut buf, Instant::now()), Ok(None)));
+        assert!(
+            buf.capacity() < 16 << 20,
+            "{messages}: reserved {} bytes",
+            buf.capacity()
+        );
+    }
+}
+
+/// A length near `u64::MAX` under a max just below it waits for its bytes
+/// instead of overflowing when the prefix's length is added.
+#[test]
+fn a_length_near_u64_max_does_not_overflow() {
+    let sp = crate::compile(
+        "huge",
+        "protocol huge {
+            client message M = length(u64be, max = 18446744073709551614) { data: bytes };
+            state S { client sends M -> S; client closes; }
+        }",
+    );
+    let mut server = session(&sp, Role::Server, &[]);
+    let (events, err) = feed(&mut server, b"\xff\xff\xff\xff\xff\xff\xff\xfeabc");
+    assert!(events.is_empty() && err.is_none(), "{events:?} {err:?}");
+}
+
 #[test]
 fn a_peer_closing_mid_message() {
     let sp = spec("memcached_get");

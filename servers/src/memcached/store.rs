@@ -6,8 +6,7 @@
 //! expiry can be tested without sleeping. Expired and flushed items are
 //! dropped lazily, when next looked up or evicted, as in memcached.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use hashlink::LinkedHashMap;
 
 use protocol_runtime::bytes::{Bytes, BytesMut};
 
@@ -138,8 +137,6 @@ struct Item {
     cas: u64,
     /// When the item was last stored (for `flush_all` with a delay).
     stored_at: u64,
-    /// Its place in the LRU order.
-    tick: u64,
 }
 
 impl Item {
@@ -183,10 +180,9 @@ fn is_space(b: u8) -> bool {
 #[derive(Debug)]
 pub struct Store {
     config: StoreConfig,
-    items: HashMap<Arc<str>, Item>,
-    /// Least recently used first.
-    lru: BTreeMap<u64, Arc<str>>,
-    next_tick: u64,
+    /// Least recently used first. Keys come from peers: the hasher is
+    /// seeded per process, so they cannot be chosen to collide.
+    items: LinkedHashMap<Box<str>, Item, foldhash::fast::RandomState>,
     last_cas: u64,
     bytes: u64,
     /// A delayed `flush_all`: items stored before it are invalid from then on.
@@ -198,9 +194,7 @@ impl Store {
     pub fn new(config: StoreConfig) -> Self {
         Store {
             config,
-            items: HashMap::new(),
-            lru: BTreeMap::new(),
-            next_tick: 0,
+            items: LinkedHashMap::with_hasher(foldhash::fast::RandomState::default()),
             last_cas: 0,
             bytes: 0,
             flush_at: None,
@@ -312,16 +306,13 @@ impl Store {
         self.apply_flush(now);
         self.counters.cmd_get += 1;
         let expired_before = self.counters.reclaimed;
-        let hit = self.live(key, now).map(|it| Hit {
+        let hit = self.live_used(key, now).map(|it| Hit {
             flags: it.flags,
             cas: it.cas,
             data: it.data.clone(),
         });
         match hit {
-            Some(_) => {
-                self.counters.get_hits += 1;
-                self.bump(key);
-            }
+            Some(_) => self.counters.get_hits += 1,
             None => {
                 self.counters.get_misses += 1;
                 if self.counters.reclaimed > expired_before {
@@ -435,7 +426,6 @@ impl Store {
                 self.flush_at = None;
                 self.counters.reclaimed += self.items.len() as u64;
                 self.items.clear();
-                self.lru.clear();
                 self.bytes = 0;
             }
         }
@@ -447,11 +437,11 @@ impl Store {
             return;
         };
         self.flush_at = None;
-        let stale: Vec<Arc<str>> = self
+        let stale: Vec<Box<str>> = self
             .items
             .iter()
             .filter(|(_, it)| it.stored_at < at)
-            .map(|(k, _)| Arc::clone(k))
+            .map(|(k, _)| k.clone())
             .collect();
         self.counters.reclaimed += stale.len() as u64;
         for key in stale {
@@ -469,25 +459,23 @@ impl Store {
         self.items.get_mut(key)
     }
 
-    /// Makes `key` the most recently used.
-    fn bump(&mut self, key: &str) {
-        let tick = self.tick();
-        if let Some(item) = self.items.get_mut(key) {
-            if let Some(k) = self.lru.remove(&item.tick) {
-                self.lru.insert(tick, k);
-            }
-            item.tick = tick;
+    /// [`live`](Self::live), made the most recently used if it is.
+    fn live_used(&mut self, key: &str, now: u64) -> Option<&mut Item> {
+        if self.items.to_back(key)?.expired(now) {
+            self.remove(key);
+            self.counters.reclaimed += 1;
+            return None;
         }
+        self.items.get_mut(key)
     }
 
-    fn tick(&mut self) -> u64 {
-        self.next_tick += 1;
-        self.next_tick
+    /// Makes `key` the most recently used.
+    fn bump(&mut self, key: &str) {
+        self.items.to_back(key);
     }
 
     fn remove(&mut self, key: &str) -> Option<Item> {
         let (k, item) = self.items.remove_entry(key)?;
-        self.lru.remove(&item.tick);
         self.bytes -= item_size(&k, &item.data);
         Some(item)
     }
@@ -504,13 +492,12 @@ impl Store {
         now: u64,
     ) -> Result<u64, ()> {
         let size = item_size(key, &data);
-        let key: Arc<str> = match self.items.remove_entry(key) {
+        let key: Box<str> = match self.items.remove_entry(key) {
             Some((k, old)) => {
-                self.lru.remove(&old.tick);
                 self.bytes -= item_size(&k, &old.data);
                 k
             }
-            None => Arc::from(key),
+            None => Box::from(key),
         };
         if size > self.config.memory_limit {
             self.counters.store_no_memory += 1;
@@ -521,8 +508,6 @@ impl Store {
         }
         self.last_cas += 1;
         let cas = self.last_cas;
-        let tick = self.tick();
-        self.lru.insert(tick, Arc::clone(&key));
         self.bytes += size;
         self.items.insert(
             key,
@@ -532,7 +517,6 @@ impl Store {
                 expires,
                 cas,
                 stored_at: now,
-                tick,
             },
         );
         self.counters.total_items += 1;
@@ -541,16 +525,14 @@ impl Store {
 
     /// Drops the least recently used item.
     fn evict_one(&mut self, now: u64) {
-        let Some((_, key)) = self.lru.pop_first() else {
+        let Some((key, item)) = self.items.pop_front() else {
             return;
         };
-        if let Some(item) = self.items.remove(&key) {
-            self.bytes -= item_size(&key, &item.data);
-            if item.expired(now) {
-                self.counters.reclaimed += 1;
-            } else {
-                self.counters.evictions += 1;
-            }
+        self.bytes -= item_size(&key, &item.data);
+        if item.expired(now) {
+            self.counters.reclaimed += 1;
+        } else {
+            self.counters.evictions += 1;
         }
     }
 }
