@@ -18,6 +18,9 @@ use crate::value::Message;
 /// Bytes asked of the transport per read.
 const READ_CHUNK: usize = 4096;
 
+/// Bytes asked per read while nothing is buffered (most requests fit).
+const IDLE_READ_CHUNK: usize = 512;
+
 /// How long a connection closed by a server's shutdown keeps reading (and
 /// discarding) what its peer still sends, so its last replies are not lost
 /// to a reset.
@@ -122,8 +125,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             let state_deadline = Instant::from_std(self.session.deadline());
             let deadline = call_deadline.map_or(state_deadline, |d| d.min(state_deadline));
-            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
-                self.rbuf.reserve(READ_CHUNK);
+            // Between messages a connection may wait a long time, and a
+            // server holds thousands of them: it waits with a small buffer.
+            let chunk = if self.rbuf.is_empty() {
+                if self.rbuf.capacity() > IDLE_READ_CHUNK {
+                    self.rbuf = BytesMut::new();
+                }
+                IDLE_READ_CHUNK
+            } else {
+                READ_CHUNK
+            };
+            if self.rbuf.capacity() - self.rbuf.len() < chunk / 4 {
+                self.rbuf.reserve(chunk);
             }
             let between_messages = self.rbuf.is_empty() && !self.session.mid_message();
             let shutdown = self.shutdown.clone();
