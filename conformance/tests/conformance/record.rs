@@ -85,16 +85,22 @@ fn write_transcript(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
-/// `conformance run FILE --target ADDR`: exit code and stdout.
-fn replay(path: &Path, target: &str) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_conformance"))
-        .args(["run", &path.display().to_string(), "--target", target])
-        .output()
-        .expect("run conformance");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+/// `conformance run FILE --target ADDR` (off the runtime's threads, as the
+/// target may be served by this process): exit code and stdout.
+async fn replay(path: &Path, target: impl ToString) -> (i32, String) {
+    let (path, target) = (path.display().to_string(), target.to_string());
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_conformance"))
+            .args(["run", &path, "--target", &target])
+            .output()
+            .expect("run conformance");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    })
+    .await
+    .expect("replay")
 }
 
 /// A server that sends `first` on each connection, then, if `reply` is
@@ -132,20 +138,13 @@ async fn a_recorded_greeting_replays_green_and_fails_against_a_different_server(
 
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_transcript(dir.path(), &text);
-    let (code, out) = tokio::task::spawn_blocking({
-        let (path, target) = (path.clone(), server.address.to_string());
-        move || replay(&path, &target)
-    })
-    .await
-    .expect("replay");
+    let (code, out) = replay(&path, &server.address).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("1 passed, 0 failed"), "{out}");
 
     // Greets everyone as Bob: the recorded name is checked, not just the shape.
     let bob = fake_server(b"HELLO?", Some(b"Hello, Bob!\r\n")).await;
-    let (code, out) = tokio::task::spawn_blocking(move || replay(&path, &bob))
-        .await
-        .expect("replay");
+    let (code, out) = replay(&path, bob).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("expected \"Ann\", got \"Bob\""), "{out}");
     server.stop().await;
@@ -170,18 +169,10 @@ async fn the_daytime_is_recorded_as_its_shape() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_transcript(dir.path(), &text);
-    let target = server.address.to_string();
-    let (code, out) = tokio::task::spawn_blocking({
-        let path = path.clone();
-        move || replay(&path, &target)
-    })
-    .await
-    .expect("replay");
+    let (code, out) = replay(&path, &server.address).await;
     assert_eq!(code, 0, "{out}");
     let hello = fake_server(b"hello\r\n", None).await;
-    let (code, out) = tokio::task::spawn_blocking(move || replay(&path, &hello))
-        .await
-        .expect("replay");
+    let (code, out) = replay(&path, hello).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("\"hello\" does not match"), "{out}");
     server.stop().await;
@@ -231,10 +222,7 @@ async fn a_cas_unique_is_captured_and_sent_back() {
     // The cas above changed the unique: only a captured unique can pass again.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_transcript(dir.path(), &text);
-    let target = server.address.to_string();
-    let (code, out) = tokio::task::spawn_blocking(move || replay(&path, &target))
-        .await
-        .expect("replay");
+    let (code, out) = replay(&path, &server.address).await;
     assert_eq!(code, 0, "{out}");
     server.stop().await;
 }
