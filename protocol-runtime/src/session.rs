@@ -15,6 +15,9 @@ use crate::layout::Role;
 use crate::spec::{MessageId, Protocol, Reply, ReplyPoint, ReplySeq, RuleKind, StateId, Target};
 use crate::value::{Message, Value};
 
+/// The messages that may come next; states rarely have more.
+type Candidates = smallvec::SmallVec<[MessageId; 16]>;
+
 /// What came from the peer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -75,31 +78,11 @@ pub struct Session {
     ignored: u64,
     /// The rules this connection has taken, in first-taken order.
     covered: Vec<Covered>,
-    /// Per state, the messages a client may send there.
-    client_messages: Arc<[Vec<MessageId>]>,
 }
 
 impl Session {
     pub fn new(spec: Arc<Protocol>, role: Role, now: Instant) -> Self {
         let state = spec.initial;
-        let client_messages = spec
-            .states
-            .iter()
-            .map(|st| {
-                let mut out = Vec::new();
-                for rule in &st.rules {
-                    let m = match &rule.kind {
-                        RuleKind::Send { role, message, .. } if *role == Role::Client => *message,
-                        RuleKind::Exchange { request, .. } => *request,
-                        _ => continue,
-                    };
-                    if !out.contains(&m) {
-                        out.push(m);
-                    }
-                }
-                out
-            })
-            .collect();
         Session {
             spec,
             role,
@@ -113,7 +96,6 @@ impl Session {
             finished: false,
             ignored: 0,
             covered: Vec::new(),
-            client_messages,
         }
     }
 
@@ -190,8 +172,14 @@ impl Session {
 
     /// Messages the peer may send next.
     pub fn expected(&self) -> Vec<MessageId> {
+        self.candidates().to_vec()
+    }
+
+    /// [`expected`](Self::expected), held inline: it is asked for every
+    /// message received.
+    fn candidates(&self) -> Candidates {
         let peer = self.role.peer();
-        let mut out = Vec::new();
+        let mut out = Candidates::new();
         if peer == Role::Server {
             for cursor in &self.pending {
                 for m in self.cursor_messages(cursor) {
@@ -246,18 +234,11 @@ impl Session {
             self.decoder.skipped(n as u64);
             return Ok(Some(Event::Ignored { bytes: n }));
         }
-        // A server's candidates depend on the state alone: computed once.
-        let computed;
-        let candidates: &[MessageId] = if self.role == Role::Server {
-            &self.client_messages[self.state]
-        } else {
-            computed = self.expected();
-            &computed
-        };
+        let candidates = self.candidates();
         let cx = Context {
             state: &self.spec.states[self.state].name,
         };
-        let decoded = self.decoder.decode(&self.spec, candidates, buf, &cx)?;
+        let decoded = self.decoder.decode(&self.spec, &candidates, buf, &cx)?;
         decoded.map(|d| self.on_decoded(d, now)).transpose()
     }
 
