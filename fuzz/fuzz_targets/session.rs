@@ -1,0 +1,184 @@
+//! The decoders of every shipped spec, as client and as server, through the
+//! sans-IO session: bytes drip in chunk by chunk until the session reports
+//! an error or wants more, then the peer closes. Nothing may panic, loop
+//! without consuming input, or allocate past libFuzzer's malloc limit (a
+//! declared length such as `set k 0 0 4294967295` must not be trusted).
+//! Every message decoded must encode again and decode to the same values.
+//!
+//! Input: `[spec × role] [chunk seed] [n] [n request picks] stream...`. A
+//! client-side session first needs requests outstanding before a server may
+//! answer: the picks choose canned requests, each sent as soon as the session
+//! allows it.
+
+#![no_main]
+
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use libfuzzer_sys::fuzz_target;
+use protocol_runtime::engine::{self, Context, Decoded};
+use protocol_runtime::layout::Role;
+use protocol_runtime::session::{Event, Session};
+use protocol_runtime::spec::Protocol;
+use protocol_runtime::Message;
+use protospec_fuzz::Chunks;
+
+const SPECS: [&str; 5] = ["daytime", "echo", "greeting", "memcached_get", "memcached"];
+
+/// Requests a client may have sent, as bytes on the wire, per spec.
+fn canned(spec: &str) -> &'static [(&'static str, &'static [u8])] {
+    match spec {
+        "echo" => &[("Data", b"hi\n")],
+        "greeting" => &[("Name", b"Bo\r\n")],
+        "memcached_get" => &[("Get", b"get k\r\n"), ("Get", b"gets a b c\r\n")],
+        "memcached" => &[
+            ("Get", b"get k\r\n"),
+            ("Get", b"gets a b\r\n"),
+            ("Gat", b"gat 0 k\r\n"),
+            ("Set", b"set k 0 0 5\r\nhello\r\n"),
+            ("Set", b"set k 0 0 1 noreply\r\nx\r\n"),
+            ("Cas", b"cas k 0 0 1 7\r\nx\r\n"),
+            ("Delete", b"delete k\r\n"),
+            ("Arith", b"incr k 1\r\n"),
+            ("Touch", b"touch k 10\r\n"),
+            ("FlushAll", b"flush_all\r\n"),
+            ("Stats", b"stats\r\n"),
+            ("Stats", b"stats slabs\r\n"),
+            ("Version", b"version\r\n"),
+            ("Verbosity", b"verbosity 1\r\n"),
+            ("Quit", b"quit\r\n"),
+        ],
+        _ => &[],
+    }
+}
+
+struct Harness {
+    spec: Arc<Protocol>,
+    requests: Vec<Message>,
+}
+
+fn decode_one(spec: &Protocol, id: usize, bytes: &[u8], eof: bool) -> Option<Message> {
+    let mut buf = BytesMut::from(bytes);
+    let mut decoder = engine::Decoder::new();
+    let cx = Context { state: "canned" };
+    let decoded = if eof {
+        decoder.decode_eof(spec, &[id], &mut buf, &cx)
+    } else {
+        decoder.decode(spec, &[id], &mut buf, &cx)
+    };
+    match decoded {
+        Ok(Some(Decoded::Message(m))) => Some(m),
+        _ => None,
+    }
+}
+
+fn harnesses() -> &'static [Harness] {
+    static H: OnceLock<Vec<Harness>> = OnceLock::new();
+    H.get_or_init(|| {
+        SPECS
+            .iter()
+            .map(|name| {
+                let text = conformance::transcript::bundled_spec(name).expect("a bundled spec");
+                let compiled = protocol_dsl::compile_str(&format!("{name}.proto"), text);
+                let spec = compiled.protocol.expect("a shipped spec compiles");
+                let requests = canned(name)
+                    .iter()
+                    .map(|(msg, bytes)| {
+                        let id = spec.message(msg).expect("a canned request names a message");
+                        decode_one(&spec, id, bytes, false)
+                            .unwrap_or_else(|| panic!("canned `{msg}` of {name} decodes"))
+                    })
+                    .collect();
+                Harness {
+                    spec: Arc::new(spec),
+                    requests,
+                }
+            })
+            .collect()
+    })
+}
+
+/// A decoded message must encode, and its bytes must decode to the same
+/// values: what a server accepts, a client of the same spec can send.
+fn round_trip(spec: &Protocol, m: &Message) {
+    let def = &spec.messages[m.id];
+    let mut out = BytesMut::new();
+    if let Err(e) = engine::encode(&def.layout, &m.fields, &mut out) {
+        panic!("decoded `{}` {m:?} does not encode: {e}", def.name);
+    }
+    let again = decode_one(spec, m.id, &out, true);
+    assert_eq!(
+        again.as_ref(),
+        Some(m),
+        "`{}` encoded as \"{}\" decodes differently",
+        def.name,
+        out.escape_ascii()
+    );
+}
+
+/// Sends queued requests while the session allows them.
+fn send_ready(session: &mut Session, queue: &mut VecDeque<&Message>, now: Instant) {
+    let mut out = BytesMut::new();
+    while let Some(m) = queue.front() {
+        if session.send(m, &mut out, now).is_err() {
+            return;
+        }
+        queue.pop_front();
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [select, seed, n, rest @ ..] = data else {
+        return;
+    };
+    let select = *select as usize % (SPECS.len() * 2);
+    let harness = &harnesses()[select / 2];
+    let role = [Role::Server, Role::Client][select % 2];
+    let n = (*n as usize % 8).min(rest.len());
+    let (picks, stream) = rest.split_at(n);
+    let mut queue: VecDeque<&Message> = if role == Role::Client && !harness.requests.is_empty() {
+        picks
+            .iter()
+            .map(|p| &harness.requests[*p as usize % harness.requests.len()])
+            .collect()
+    } else {
+        VecDeque::new()
+    };
+
+    let now = Instant::now();
+    let spec = &harness.spec;
+    let mut session = Session::new(Arc::clone(spec), role, now);
+    let mut buf = BytesMut::new();
+    // Each event consumes input, except the close that ends the stream.
+    let mut budget = stream.len() + 1;
+    let mut spend = |event: &Event| {
+        if let Event::Message(m) = event {
+            round_trip(spec, m);
+        }
+        budget = budget
+            .checked_sub(1)
+            .expect("the session gives more events than it has bytes");
+    };
+    send_ready(&mut session, &mut queue, now);
+    for chunk in Chunks::new(stream, *seed) {
+        buf.extend_from_slice(chunk);
+        loop {
+            match session.receive(&mut buf, now) {
+                Ok(Some(event)) => {
+                    spend(&event);
+                    send_ready(&mut session, &mut queue, now);
+                }
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+    }
+    loop {
+        match session.receive_eof(&mut buf, now) {
+            Ok(Event::Closed) | Err(_) => return,
+            Ok(event) => spend(&event),
+        }
+    }
+});
