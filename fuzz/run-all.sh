@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every fuzz target in turn for DURATION seconds each (default 600),
-# seeded from fuzz/seeds/<target>, after replaying fuzz/regressions/<target>.
+# seeded (see seed_dirs), after replaying fuzz/regressions/<target>.
 # Prints libFuzzer's final stats line per target; exits non-zero if any
 # target crashed, hung, ran out of memory or failed to build.
 #
@@ -48,6 +48,17 @@ fi
 # one input running past `timeout` seconds.
 common=(-rss_limit_mb=512 -malloc_limit_mb=256 -timeout=10 -print_final_stats=1)
 
+# Where a target's seeds are: the compiler and transcript targets start from
+# the project's own specs, fixtures and suites (read in place, so the seeds
+# never lag behind them); the others from fuzz/seeds/<target>.
+seed_dirs() {
+    case "$1" in
+    spec) printf '%s\n' "$root/specs" "$root/protocol-dsl/tests/fixtures" ;;
+    transcript) printf '%s\n' "$root/conformance/suites" ;;
+    *) printf '%s\n' "$fuzz_dir/seeds/$1" ;;
+    esac
+}
+
 # Per-target options: a dictionary of the input's words where there is one,
 # and for framing a -max_len just past its largest max (446 bytes), as
 # longer inputs only slow it; the largest seed sets -max_len otherwise.
@@ -78,7 +89,8 @@ for target in $targets; do
     echo "== $target: fuzzing for ${duration}s"
     mkdir -p "$fuzz_dir/corpus/$target"
     mapfile -t extra < <(target_args "$target")
-    nice -n 10 cargo fuzz run "$target" "$fuzz_dir/corpus/$target" "$fuzz_dir/seeds/$target" -- \
+    mapfile -t seeds < <(seed_dirs "$target")
+    nice -n 10 cargo fuzz run "$target" "$fuzz_dir/corpus/$target" "${seeds[@]}" -- \
         "${common[@]}" "${extra[@]}" -max_total_time="$duration" >"$log" 2>&1
     status=$?
     done_line="$(grep -E '^Done [0-9]+ runs' "$log" | tail -n 1)"

@@ -180,8 +180,8 @@ async fn connection(
     for p in &pumps {
         p.abort();
     }
-    let deviations = tap.deviations().len();
-    let (mut steps, _) = tap.finish();
+    let (mut steps, deviations) = tap.finish();
+    let deviations = deviations.len();
     if stopped {
         steps.push(Step::Note(
             "recording stopped here, with the connection still open".into(),

@@ -112,13 +112,6 @@ impl Tap {
         }
     }
 
-    pub fn steps(&self) -> &[Step] {
-        &self.steps
-    }
-    pub fn deviations(&self) -> &[Deviation] {
-        &self.deviations
-    }
-
     /// Ends the recording: a close still deferred is written.
     pub fn finish(mut self) -> (Vec<Step>, Vec<Deviation>) {
         self.flush_deferred_close(true);
