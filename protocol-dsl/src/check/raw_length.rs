@@ -1,5 +1,7 @@
 //! Why: `raw(n)` reads as many bytes as `n` says, so `n` must be an integer the
-//! receiver has already read in the same message (and is always present).
+//! receiver has already read in the same message (and is always present); and
+//! a fixed `raw(0)` reads nothing, so a message starting with it would arrive
+//! endlessly out of no bytes at all.
 
 use protocol_runtime::layout::{FieldId, FieldType, Framing, RawLen};
 
@@ -9,6 +11,22 @@ use crate::ir;
 pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
     for m in &p.messages {
         for seg in &m.layout.segments {
+            if let Framing::Raw {
+                len: RawLen::Fixed(0),
+                ..
+            } = &seg.framing
+            {
+                diags.push(
+                    Diagnostic::new(
+                        Code::RawLength,
+                        seg.span,
+                        format!("`raw(0)` in message `{}` reads no bytes", m.name),
+                    )
+                    .label("a part of zero bytes")
+                    .help("give `raw` a length of at least 1, or remove the part"),
+                );
+                continue;
+            }
             let Framing::Raw {
                 len: RawLen::Field(id),
                 field,
