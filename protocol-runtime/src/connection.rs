@@ -1,6 +1,7 @@
 //! The async driver: a [`Session`] on a transport. Thin on purpose: all
 //! protocol logic is in the session; this reads, writes and keeps time.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,9 @@ pub struct Connection<S> {
     shutdown: Option<watch::Receiver<bool>>,
     /// Where this connection is in a server's shutdown.
     stopping: Stopping,
+    /// The deadline `recv` waits against, kept from call to call: moving a
+    /// registered timer later is cheap, registering a new one per wait is not.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +65,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             eof: false,
             shutdown: None,
             stopping: Stopping::No,
+            timer: None,
         }
     }
 
@@ -96,7 +101,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     async fn recv_until(&mut self, call_deadline: Option<Instant>) -> Result<Event, Error> {
-        let started = Instant::now();
+        let started = call_deadline.map(|_| Instant::now());
         loop {
             // Checked before decoding what is buffered: a pipelining peer
             // always has more requests queued, and shutdown must still come.
@@ -140,22 +145,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             let between_messages = self.rbuf.is_empty() && !self.session.mid_message();
             let shutdown = self.shutdown.clone();
-            tokio::select! {
-                read = tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.rbuf)) => match read {
-                    Err(_) => {
-                        let mut e = self.session.timeout_error();
-                        // The call's own limit came first: report that one.
-                        if let (Some(call), Error::Timeout { after, .. }) = (call_deadline, &mut e) {
-                            if call < state_deadline {
-                                *after = call.saturating_duration_since(started);
-                            }
-                        }
-                        return Err(e);
+            let timer = match &mut self.timer {
+                Some(t) => {
+                    if t.deadline() != deadline {
+                        t.as_mut().reset(deadline);
                     }
-                    Ok(Err(e)) => return Err(Error::Io(e)),
-                    Ok(Ok(0)) => self.eof = true,
-                    Ok(Ok(_)) => {}
+                    t
+                }
+                None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+            };
+            tokio::select! {
+                // Bytes that have come win over a deadline that has passed.
+                biased;
+                read = self.io.read_buf(&mut self.rbuf) => match read {
+                    Err(e) => return Err(Error::Io(e)),
+                    Ok(0) => self.eof = true,
+                    Ok(_) => {}
                 },
+                () = timer.as_mut() => {
+                    let mut e = self.session.timeout_error();
+                    // The call's own limit came first: report that one.
+                    if let (Some(call), Some(started), Error::Timeout { after, .. }) =
+                        (call_deadline, started, &mut e)
+                    {
+                        if call < state_deadline {
+                            *after = call.saturating_duration_since(started);
+                        }
+                    }
+                    return Err(e);
+                }
                 _ = wait_shutdown(shutdown), if between_messages => {
                     self.close_for_shutdown().await;
                     return Err(Error::ShuttingDown);

@@ -57,6 +57,10 @@ struct ReplyCursor {
     started: bool,
     /// The reply is the server closing the connection.
     close: bool,
+    /// A message that leaves `point` where it is (the `Value` of `Value*
+    /// End`), found on its first advance: a long run of them then costs no
+    /// walk of the grammar each.
+    repeats: Option<MessageId>,
 }
 
 /// One side of one connection.
@@ -182,11 +186,11 @@ impl Session {
         let mut out = Candidates::new();
         if peer == Role::Server {
             for cursor in &self.pending {
-                for m in self.cursor_messages(cursor) {
+                cursor.each_message(&self.spec, |m| {
                     if !out.contains(&m) {
                         out.push(m);
                     }
-                }
+                });
                 // A reply that may be over (`A B?` after `A`) lets what
                 // follows it start.
                 if !cursor.may_end(&self.spec) {
@@ -233,6 +237,12 @@ impl Session {
             self.ignored += n as u64;
             self.decoder.skipped(n as u64);
             return Ok(Some(Event::Ignored { bytes: n }));
+        }
+        // Between messages with nothing buffered there is nothing to decode
+        // (no message is zero bytes long: the compiler rejects `raw(0)` and
+        // empty literals), so the candidates need not be worked out.
+        if buf.is_empty() && self.decoder.between_messages() {
+            return Ok(None);
         }
         let candidates = self.candidates();
         let cx = Context {
@@ -638,6 +648,7 @@ impl ReplyCursor {
             point: ReplyPoint::start(&[]),
             started: false,
             close: false,
+            repeats: None,
         };
         c.point = ReplyPoint::start(c.seqs(spec));
         c
@@ -650,6 +661,7 @@ impl ReplyCursor {
             point: ReplyPoint::start(&[]),
             started: false,
             close: true,
+            repeats: None,
         }
     }
 
@@ -669,20 +681,29 @@ impl ReplyCursor {
     }
 
     fn messages(&self, spec: &Protocol) -> Vec<MessageId> {
-        let mut out = self.point.messages(self.seqs(spec));
+        let mut out = Vec::new();
+        self.each_message(spec, |m| {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        });
+        out
+    }
+
+    /// Calls `f` with each message that may come next, in order (a message
+    /// may come more than once).
+    fn each_message(&self, spec: &Protocol, mut f: impl FnMut(MessageId)) {
+        self.point.each_message(self.seqs(spec), &mut f);
         // Before a reply starts, the state's `otherwise` replies may stand in.
         if !self.started && self.rule.is_some() {
             if let Some(Reply::Sequences(seqs)) = &spec.states[self.state].otherwise {
                 for s in seqs {
                     if let Some(first) = s.items.first() {
-                        if !out.contains(&first.message) {
-                            out.push(first.message);
-                        }
+                        f(first.message);
                     }
                 }
             }
         }
-        out
     }
 
     /// Whether `m` may come next in this reply ([`messages`](Self::messages)
@@ -699,6 +720,9 @@ impl ReplyCursor {
 
     /// Consumes one reply message; false if it does not fit.
     fn advance(&mut self, spec: &Protocol, m: MessageId) -> bool {
+        if self.repeats == Some(m) {
+            return true;
+        }
         let next = self.point.advance(self.seqs(spec), m);
         let Some(next) = next else {
             if !self.started && self.rule.is_some() {
@@ -712,6 +736,7 @@ impl ReplyCursor {
             return false;
         };
         self.started = true;
+        self.repeats = (next == self.point).then_some(m);
         self.point = next;
         true
     }

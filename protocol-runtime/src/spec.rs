@@ -217,14 +217,23 @@ impl ReplyPoint {
     /// The messages that may come here, in grammar order.
     pub fn messages(&self, seqs: &[ReplySeq]) -> Vec<MessageId> {
         let mut out = Vec::new();
+        self.each_message(seqs, |m| {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        });
+        out
+    }
+
+    /// Calls `f` with each message that may come here, in grammar order
+    /// (a message may come more than once): [`messages`](Self::messages)
+    /// without a list, for the session, which asks on every message.
+    pub fn each_message(&self, seqs: &[ReplySeq], mut f: impl FnMut(MessageId)) {
         for &(a, idx) in &self.0 {
             if let Some(item) = seqs[a].items.get(idx) {
-                if !out.contains(&item.message) {
-                    out.push(item.message);
-                }
+                f(item.message);
             }
         }
-        out
     }
 
     /// Whether `m` may come here.

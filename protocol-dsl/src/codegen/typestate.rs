@@ -153,7 +153,8 @@ impl Gen<'_> {
             #[doc = #doc]
             #[must_use = "a conversation state does nothing unless a move is made"]
             pub struct #name {
-                conn: rt::connection::Connection<rt::transport::Stream>,
+                // Boxed: a conversation state is moved by every step it takes.
+                conn: ::std::boxed::Box<rt::connection::Connection<rt::transport::Stream>>,
             }
 
             impl ::std::fmt::Debug for #name {
@@ -169,7 +170,7 @@ impl Gen<'_> {
                 }
                 /// Leaves the typestate API for the dynamic one (checked at run time).
                 pub fn into_dynamic(self) -> #dynamic {
-                    #dynamic::from_connection(self.conn)
+                    #dynamic::from_connection(*self.conn)
                 }
             }
         }
@@ -647,7 +648,7 @@ impl Gen<'_> {
             /// Starts the conversation on a stream already connected (any
             /// transport, the in-memory one included).
             pub fn from_stream(stream: rt::transport::Stream) -> #initial {
-                #initial { conn: rt::connection::Connection::new(stream, super::spec(), rt::layout::Role::Client) }
+                #initial { conn: ::std::boxed::Box::new(rt::connection::Connection::new(stream, super::spec(), rt::layout::Role::Client)) }
             }
         }
     }
@@ -657,7 +658,7 @@ impl Gen<'_> {
         quote! {
             /// Starts the server side of a conversation on an accepted stream.
             pub fn from_stream(stream: rt::transport::Stream) -> #initial {
-                #initial { conn: rt::connection::Connection::new(stream, super::spec(), rt::layout::Role::Server) }
+                #initial { conn: ::std::boxed::Box::new(rt::connection::Connection::new(stream, super::spec(), rt::layout::Role::Server)) }
             }
             /// Serves connections from `listener` (a [`rt::transport::Listener`],
             /// or any [`rt::server::Accept`]) until `shutdown` completes,
@@ -675,7 +676,7 @@ impl Gen<'_> {
                 H: Fn(#initial) -> F + Send + Sync + 'static,
                 F: ::std::future::Future<Output = Result<(), rt::Error>> + Send + 'static,
             {
-                rt::server::serve(listener, super::spec(), config, stats, move |conn| handler(#initial { conn }), shutdown).await
+                rt::server::serve(listener, super::spec(), config, stats, move |conn| handler(#initial { conn: ::std::boxed::Box::new(conn) }), shutdown).await
             }
         }
     }

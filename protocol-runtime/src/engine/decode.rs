@@ -87,6 +87,12 @@ impl Decoder {
         self.offset += n;
     }
 
+    /// Whether no message has been identified yet (segment 0 of a message
+    /// that starts raw counts as identified).
+    pub fn between_messages(&self) -> bool {
+        matches!(self.stage, Stage::Start)
+    }
+
     /// Whether a message has been started but not finished.
     pub fn mid_message(&self) -> bool {
         // Segment 0 is entered only for messages that start raw, before any

@@ -74,10 +74,15 @@ pub(crate) struct Matcher<'a, 'v> {
 
 type Step = Result<usize, ()>;
 
-/// The items after each enclosing item being matched (for the bytes a text
-/// field must leave to the literals after it). Inline: patterns nest shallowly,
-/// and matching is on every message's path.
-type Tails<'a> = smallvec::SmallVec<[&'a [Item]; 8]>;
+/// The items after the one being matched, then those after each enclosing
+/// item: the literals a free `text` or `bytes` field must leave to the end of
+/// the frame. A chain on the stack, one link per item, walked only when such
+/// a field is reached.
+#[derive(Clone, Copy)]
+struct Tail<'a, 't> {
+    rest: &'a [Item],
+    outer: Option<&'t Tail<'a, 't>>,
+}
 
 impl<'a, 'v> Matcher<'a, 'v> {
     pub fn new(layout: &'a MessageLayout, input: &'v Bytes, values: &'v mut [Value]) -> Self {
@@ -91,8 +96,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
 
     /// Matches the whole input against `pattern`.
     pub fn whole(&mut self, pattern: &'a Pattern) -> Result<(), Mismatch<'a>> {
-        let mut tails = Tails::new();
-        let failed_at = match self.items(&pattern.items, 0, &mut tails) {
+        let failed_at = match self.items(&pattern.items, 0, None) {
             Ok(end) if end == self.input.len() => return Ok(()),
             Ok(end) => {
                 self.fail(end, Expect::EndOfFrame);
@@ -112,17 +116,18 @@ impl<'a, 'v> Matcher<'a, 'v> {
         }
     }
 
-    fn items(&mut self, items: &'a [Item], mut pos: usize, tails: &mut Tails<'a>) -> Step {
+    fn items(&mut self, items: &'a [Item], mut pos: usize, outer: Option<&Tail<'a, '_>>) -> Step {
         for (i, item) in items.iter().enumerate() {
-            tails.push(&items[i + 1..]);
-            let r = self.item(item, pos, tails);
-            tails.pop();
-            pos = r?;
+            let tail = Tail {
+                rest: &items[i + 1..],
+                outer,
+            };
+            pos = self.item(item, pos, &tail)?;
         }
         Ok(pos)
     }
 
-    fn item(&mut self, item: &'a Item, pos: usize, tails: &mut Tails<'a>) -> Step {
+    fn item(&mut self, item: &'a Item, pos: usize, tail: &Tail<'a, '_>) -> Step {
         match &item.kind {
             ItemKind::Literal(lit) => {
                 if self.input[pos..].starts_with(lit) {
@@ -136,7 +141,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 let id = *id as usize;
                 let def = &self.layout.fields[id];
                 let suffix = if matches!(def.ty, FieldType::Text | FieldType::Bytes) {
-                    suffix_len(tails)
+                    suffix_len(tail)
                 } else {
                     0
                 };
@@ -144,7 +149,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 self.values[id] = value;
                 Ok(end)
             }
-            ItemKind::Optional { flag, pattern } => match self.items(&pattern.items, pos, tails) {
+            ItemKind::Optional { flag, pattern } => match self.items(&pattern.items, pos, Some(tail)) {
                 Ok(end) => {
                     if let Some(f) = flag {
                         self.values[*f as usize] = Value::Bool(true);
@@ -164,7 +169,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 // the longest match wins, as for choices.
                 let mut best = None;
                 for alt in alts {
-                    if let Ok(end) = self.items(&alt.items, pos, tails) {
+                    if let Ok(end) = self.items(&alt.items, pos, Some(tail)) {
                         best = best.max(Some(end));
                     }
                 }
@@ -269,15 +274,21 @@ impl<'a, 'v> Matcher<'a, 'v> {
 }
 
 /// Bytes of the literals that must follow a free field to the frame's end.
-fn suffix_len(tails: &[&[Item]]) -> usize {
-    tails
-        .iter()
-        .flat_map(|t| t.iter())
-        .map(|i| match &i.kind {
-            ItemKind::Literal(l) => l.len(),
-            _ => 0,
-        })
-        .sum()
+fn suffix_len(tail: &Tail<'_, '_>) -> usize {
+    let mut sum = 0;
+    let mut link = Some(tail);
+    while let Some(t) = link {
+        sum += t
+            .rest
+            .iter()
+            .map(|i| match &i.kind {
+                ItemKind::Literal(l) => l.len(),
+                _ => 0,
+            })
+            .sum::<usize>();
+        link = t.outer;
+    }
+    sum
 }
 
 /// Resets the fields of an optional part that did not match.
