@@ -198,14 +198,14 @@ impl Session {
                 }
             }
         }
-        for rule in &self.spec.states[self.state].rules {
-            let m = match &rule.kind {
-                RuleKind::Send { role, message, .. } if *role == peer => *message,
-                RuleKind::Exchange { request, .. } if peer == Role::Client => *request,
-                _ => continue,
-            };
-            if !out.contains(&m) {
-                out.push(m);
+        let starts = self.spec.rule_starts(self.state, self.role);
+        if out.is_empty() {
+            out.extend_from_slice(starts);
+        } else {
+            for &m in starts {
+                if !out.contains(&m) {
+                    out.push(m);
+                }
             }
         }
         out
@@ -599,19 +599,21 @@ impl Session {
                 self.spec.messages[msg.id].name, state.name
             ));
         };
-        let kind = state.rules[i].kind.clone();
+        // A handle of its own on the spec, so the rule is borrowed from it,
+        // not cloned, while the session changes.
+        let spec = Arc::clone(&self.spec);
         self.cover(Covered::Rule {
             state: self.state,
             rule: i,
         });
-        match kind {
+        match &spec.states[self.state].rules[i].kind {
             RuleKind::Send { target, .. } => {
                 match target {
                     Target::Close | Target::HalfClose if from == self.role => self.write_closed = true,
                     Target::Close | Target::HalfClose => self.read_closed = true,
                     Target::State(_) => {}
                 }
-                self.enter_target(target, now);
+                self.enter_target(target.clone(), now);
             }
             RuleKind::Exchange { reply, .. } => match reply {
                 Reply::None { .. } => {}
@@ -642,16 +644,14 @@ impl Session {
 
 impl ReplyCursor {
     fn new(spec: &Protocol, state: StateId, rule: Option<usize>) -> Self {
-        let mut c = ReplyCursor {
+        ReplyCursor {
             state,
             rule,
-            point: ReplyPoint::start(&[]),
+            point: spec.reply_start(state, rule).clone(),
             started: false,
             close: false,
             repeats: None,
-        };
-        c.point = ReplyPoint::start(c.seqs(spec));
-        c
+        }
     }
 
     fn closing(state: StateId, rule: usize) -> Self {

@@ -4,6 +4,7 @@
 //! message is a [`MessageLayout`], and every node keeps the span of the
 //! `.proto` source it came from.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use crate::layout::{MessageLayout, Role, Span};
@@ -30,9 +31,97 @@ pub struct Protocol {
     pub messages: Vec<Message>,
     pub states: Vec<State>,
     pub initial: StateId,
+    /// What sessions look up on every message and that follows from the
+    /// fields above alone, worked out on first use. Build a protocol with
+    /// `Derived::default()` here, and do not change it once a session has
+    /// used it.
+    pub derived: Derived,
+}
+
+/// Lookups a session makes per message, computed once per protocol (see
+/// [`Protocol::derived`]).
+#[derive(Clone, Default)]
+pub struct Derived(OnceLock<Lookups>);
+
+#[derive(Clone)]
+struct Lookups {
+    /// Per state, per receiving role: the messages the peer may start
+    /// there by a rule, each once, in rule order.
+    starts: Vec<[Vec<MessageId>; 2]>,
+    /// Per state: the start of each rule's reply (index = rule), then that
+    /// of the `otherwise` reply.
+    reply_starts: Vec<Vec<ReplyPoint>>,
+}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Derived(computed)"
+        } else {
+            "Derived"
+        })
+    }
 }
 
 impl Protocol {
+    fn lookups(&self) -> &Lookups {
+        self.derived.0.get_or_init(|| {
+            let starts = self
+                .states
+                .iter()
+                .map(|st| {
+                    [Role::Client, Role::Server].map(|receiver| {
+                        let peer = receiver.peer();
+                        let mut out = Vec::new();
+                        for rule in &st.rules {
+                            let m = match &rule.kind {
+                                RuleKind::Send { role, message, .. } if *role == peer => *message,
+                                RuleKind::Exchange { request, .. } if peer == Role::Client => *request,
+                                _ => continue,
+                            };
+                            if !out.contains(&m) {
+                                out.push(m);
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            let seqs = |reply: Option<&Reply>| match reply {
+                Some(Reply::Sequences(s)) => ReplyPoint::start(s),
+                _ => ReplyPoint::start(&[]),
+            };
+            let reply_starts = self
+                .states
+                .iter()
+                .map(|st| {
+                    st.rules
+                        .iter()
+                        .map(|r| match &r.kind {
+                            RuleKind::Exchange { reply, .. } => seqs(Some(reply)),
+                            _ => seqs(None),
+                        })
+                        .chain([seqs(st.otherwise.as_ref())])
+                        .collect()
+                })
+                .collect();
+            Lookups { starts, reply_starts }
+        })
+    }
+
+    /// The messages the peer of `receiver` may start in `state` by a rule
+    /// (replies owed aside), each once, in rule order.
+    pub fn rule_starts(&self, state: StateId, receiver: Role) -> &[MessageId] {
+        &self.lookups().starts[state][receiver as usize]
+    }
+
+    /// The start of the reply to rule `rule` of `state` (`None`: the
+    /// state's `otherwise` reply).
+    pub fn reply_start(&self, state: StateId, rule: Option<usize>) -> &ReplyPoint {
+        let starts = &self.lookups().reply_starts[state];
+        &starts[rule.unwrap_or(starts.len() - 1)]
+    }
+
     pub fn message(&self, name: &str) -> Option<MessageId> {
         self.messages.iter().position(|m| m.name == name)
     }

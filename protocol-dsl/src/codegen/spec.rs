@@ -47,6 +47,7 @@ pub fn build_fn(p: &Protocol) -> TokenStream {
                     messages: ::std::vec![#(#messages),*],
                     states: ::std::vec![#(#states),*],
                     initial: #initial,
+                    derived: ::std::default::Default::default(),
                 })
             })
             .clone()

@@ -136,6 +136,7 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
         messages,
         states,
         initial,
+        derived: Default::default(),
     }
 }
 

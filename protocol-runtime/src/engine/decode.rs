@@ -185,7 +185,7 @@ impl Decoder {
                 match until_close {
                     Some(&m) if !buf.is_empty() => {
                         let n = spec.messages[m].layout.fields.len();
-                        (m, 0, vec![Value::Absent; n])
+                        (m, 0, absent(n))
                     }
                     _ => return Ok(None),
                 }
@@ -265,7 +265,7 @@ impl Decoder {
                     }
                     buf.advance(lit.len());
                     self.offset += lit.len() as u64;
-                    let values = vec![Value::Absent; spec.messages[m].layout.fields.len()];
+                    let values = absent(spec.messages[m].layout.fields.len());
                     return Ok(Step::Next(Stage::Segment {
                         message: m,
                         segment: 1,
@@ -279,7 +279,7 @@ impl Decoder {
                 Err(self.violation(cx, &expected, buf, longest))
             }
             Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => {
-                let values = vec![Value::Absent; spec.messages[first].layout.fields.len()];
+                let values = absent(spec.messages[first].layout.fields.len());
                 Ok(Step::Next(Stage::Segment {
                     message: first,
                     segment: 0,
@@ -303,7 +303,7 @@ impl Decoder {
                 continue;
             }
             values.clear();
-            values.resize(layout.fields.len(), Value::Absent);
+            values.resize_with(layout.fields.len(), || Value::Absent);
             let mut matcher = Matcher::new(layout, &frame, &mut values);
             match matcher.whole(pattern) {
                 Ok(()) => {
@@ -593,4 +593,12 @@ fn frame_of(f: &Framing) -> Option<(&Pattern, usize)> {
         Framing::Line { pattern, max, .. } | Framing::Length { pattern, max, .. } => Some((pattern, *max)),
         _ => None,
     }
+}
+
+/// `n` absent field values, written in place (`vec![Value::Absent; n]`
+/// clones and drops a value per field).
+fn absent(n: usize) -> Vec<Value> {
+    let mut v = Vec::with_capacity(n);
+    v.resize_with(n, || Value::Absent);
+    v
 }

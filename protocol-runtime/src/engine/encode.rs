@@ -2,10 +2,11 @@
 //! uses are derived here from the data, never taken from the caller.
 
 use bytes::{BufMut, BytesMut};
+use smallvec::SmallVec;
 
-use super::pattern::{encode_pattern, EncodeError};
+use super::pattern::{encode_pattern, EncodeError, EncodeValues};
 use crate::codec::{ends_cleanly, put_length};
-use crate::layout::{FieldType, Framing, MessageLayout, RawLen};
+use crate::layout::{FieldId, FieldType, Framing, MessageLayout, RawLen};
 use crate::value::Value;
 
 /// Appends the bytes of a message with `values` (indexed like
@@ -17,8 +18,11 @@ pub fn encode(layout: &MessageLayout, values: &[Value], out: &mut BytesMut) -> R
             problem: format!("{} values given for {} fields", values.len(), layout.fields.len()),
         });
     }
-    let derived = derive_lengths(layout, values)?;
-    let values: &[Value] = derived.as_deref().unwrap_or(values);
+    let derived = derive_lengths(layout, values);
+    let values = EncodeValues {
+        given: values,
+        derived: &derived,
+    };
     let start = out.len();
     let r = encode_segments(layout, values, out);
     if r.is_err() {
@@ -27,9 +31,9 @@ pub fn encode(layout: &MessageLayout, values: &[Value], out: &mut BytesMut) -> R
     r
 }
 
-/// Fills the length fields used by `raw(field)` parts from their data.
-fn derive_lengths(layout: &MessageLayout, values: &[Value]) -> Result<Option<Vec<Value>>, EncodeError> {
-    let mut out: Option<Vec<Value>> = None;
+/// The length fields used by `raw(field)` parts, from their data.
+fn derive_lengths(layout: &MessageLayout, values: &[Value]) -> SmallVec<[(FieldId, Value); 2]> {
+    let mut out = SmallVec::new();
     for seg in &layout.segments {
         let Framing::Raw {
             len: RawLen::Field(len_id),
@@ -40,17 +44,21 @@ fn derive_lengths(layout: &MessageLayout, values: &[Value]) -> Result<Option<Vec
             continue;
         };
         let data = values[*field as usize].as_bytes().map(<[u8]>::len).unwrap_or(0);
-        let v = out.get_or_insert_with(|| values.to_vec());
         let def = &layout.fields[*len_id as usize];
-        v[*len_id as usize] = match def.ty {
+        let len = match def.ty {
             FieldType::Int(k) if k.signed => Value::I64(data as i64),
             _ => Value::U64(data as u64),
         };
+        out.push((*len_id, len));
     }
-    Ok(out)
+    out
 }
 
-fn encode_segments(layout: &MessageLayout, values: &[Value], out: &mut BytesMut) -> Result<(), EncodeError> {
+fn encode_segments(
+    layout: &MessageLayout,
+    values: EncodeValues<'_>,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
     for seg in &layout.segments {
         match &seg.framing {
             Framing::Exact(lit) => out.put_slice(lit),
@@ -96,10 +104,12 @@ fn encode_segments(layout: &MessageLayout, values: &[Value], out: &mut BytesMut)
             }
             Framing::Raw { len, max, field, .. } => {
                 let def = &layout.fields[*field as usize];
-                let data = values[*field as usize].as_bytes().ok_or_else(|| EncodeError {
-                    field: def.name.clone(),
-                    problem: "needs bytes".into(),
-                })?;
+                let data = values.given[*field as usize]
+                    .as_bytes()
+                    .ok_or_else(|| EncodeError {
+                        field: def.name.clone(),
+                        problem: "needs bytes".into(),
+                    })?;
                 if let RawLen::Fixed(n) = len {
                     if data.len() != *n {
                         return Err(EncodeError {
@@ -118,10 +128,12 @@ fn encode_segments(layout: &MessageLayout, values: &[Value], out: &mut BytesMut)
             }
             Framing::UntilClose { max, field } | Framing::Available { max, field } => {
                 let def = &layout.fields[*field as usize];
-                let data = values[*field as usize].as_bytes().ok_or_else(|| EncodeError {
-                    field: def.name.clone(),
-                    problem: "needs bytes".into(),
-                })?;
+                let data = values.given[*field as usize]
+                    .as_bytes()
+                    .ok_or_else(|| EncodeError {
+                        field: def.name.clone(),
+                        problem: "needs bytes".into(),
+                    })?;
                 if data.len() > *max {
                     return Err(EncodeError {
                         field: def.name.clone(),

@@ -7,7 +7,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::layout::{FieldType, IntKind, Item, ItemKind, MessageLayout, Pattern};
+use crate::layout::{FieldId, FieldType, IntKind, Item, ItemKind, MessageLayout, Pattern};
 use crate::value::Value;
 
 /// Where and why a frame did not match, at the furthest point reached.
@@ -362,10 +362,28 @@ fn bad(field: &str, problem: impl Into<String>) -> EncodeError {
 }
 
 /// Writes `pattern` with the given values.
+/// The values a message is encoded from: the caller's, except the lengths
+/// that `raw(field)` parts use, which are computed from their data (and
+/// kept apart, so the caller's values need not be copied to replace them).
+#[derive(Clone, Copy)]
+pub(crate) struct EncodeValues<'a> {
+    pub given: &'a [Value],
+    pub derived: &'a [(FieldId, Value)],
+}
+
+impl EncodeValues<'_> {
+    fn get(&self, id: FieldId) -> &Value {
+        match self.derived.iter().find(|(d, _)| *d == id) {
+            Some((_, v)) => v,
+            None => &self.given[id as usize],
+        }
+    }
+}
+
 pub(crate) fn encode_pattern(
     layout: &MessageLayout,
     pattern: &Pattern,
-    values: &[Value],
+    values: EncodeValues<'_>,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
     for item in &pattern.items {
@@ -373,11 +391,11 @@ pub(crate) fn encode_pattern(
             ItemKind::Literal(l) => out.put_slice(l),
             ItemKind::Field(id) => {
                 let def = &layout.fields[*id as usize];
-                encode_field(&def.ty, &def.name, &values[*id as usize], out)?;
+                encode_field(&def.ty, &def.name, values.get(*id), out)?;
             }
             ItemKind::Optional { flag, pattern } => {
                 let present = match flag {
-                    Some(f) => values[*f as usize].is_present(),
+                    Some(f) => values.get(*f).is_present(),
                     None => any_present(&pattern.items, values),
                 };
                 if present {
@@ -394,11 +412,11 @@ pub(crate) fn encode_pattern(
     Ok(())
 }
 
-fn any_present(items: &[Item], values: &[Value]) -> bool {
+fn any_present(items: &[Item], values: EncodeValues<'_>) -> bool {
     items.iter().any(|i| match &i.kind {
-        ItemKind::Field(id) => !matches!(values[*id as usize], Value::Absent),
+        ItemKind::Field(id) => !matches!(values.get(*id), Value::Absent),
         ItemKind::Optional { pattern, flag } => {
-            flag.is_some_and(|f| values[f as usize].is_present()) || any_present(&pattern.items, values)
+            flag.is_some_and(|f| values.get(f).is_present()) || any_present(&pattern.items, values)
         }
         ItemKind::Alternatives(alts) => alts.iter().any(|a| any_present(&a.items, values)),
         ItemKind::Literal(_) => false,
