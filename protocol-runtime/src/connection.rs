@@ -113,7 +113,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 && self.session.pending_replies() == 0
             {
                 if self.rbuf.is_empty() || self.stopping == Stopping::FinishedOne {
-                    self.close_for_shutdown().await;
+                    Box::pin(self.close_for_shutdown()).await;
                     return Err(Error::ShuttingDown);
                 }
                 self.stopping = Stopping::FinishingOne;
@@ -175,7 +175,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     return Err(e);
                 }
                 _ = wait_shutdown(shutdown), if between_messages => {
-                    self.close_for_shutdown().await;
+                    Box::pin(self.close_for_shutdown()).await;
                     return Err(Error::ShuttingDown);
                 }
             }
@@ -194,12 +194,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// written, our side is shut (the peer reads every reply, then the end),
     /// and what the peer still sends is read and discarded for a moment —
     /// closing with unread input would make the kernel reset the connection
-    /// and throw away replies the peer has not read yet.
+    /// and throw away replies the peer has not read yet. (`recv` awaits it
+    /// boxed: it happens once, and inline its state would enlarge every
+    /// `recv` future, so every idle connection.)
     async fn close_for_shutdown(&mut self) {
         let drain = async {
             self.flush().await?;
             self.io.shutdown().await?;
-            let mut scratch = [0u8; READ_CHUNK];
+            // On the heap: an array here would sit in every `recv` future,
+            // and so in every idle connection, for a moment at shutdown.
+            let mut scratch = vec![0u8; READ_CHUNK];
             while self.io.read(&mut scratch).await? > 0 {}
             Ok::<(), Error>(())
         };

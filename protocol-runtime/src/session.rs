@@ -136,6 +136,15 @@ impl Session {
         &self.covered
     }
 
+    /// Records a reply owed. Room for one at first: most connections never
+    /// have more in flight, and a server holds thousands of them idle.
+    fn owe(&mut self, cursor: ReplyCursor) {
+        if self.pending.capacity() == 0 {
+            self.pending.reserve_exact(1);
+        }
+        self.pending.push_back(cursor);
+    }
+
     fn cover(&mut self, c: Covered) {
         if !self.covered.contains(&c) {
             self.covered.push(c);
@@ -340,8 +349,8 @@ impl Session {
                 let state = &self.spec.states[self.state];
                 if self.role == Role::Server && state.otherwise.is_some() {
                     self.cover(Covered::Otherwise { state: self.state });
-                    self.pending
-                        .push_back(ReplyCursor::new(&self.spec, self.state, None));
+                    let owed = ReplyCursor::new(&self.spec, self.state, None);
+                    self.owe(owed);
                     self.entered = now;
                     return Ok(Event::Unrecognized { frame });
                 }
@@ -407,8 +416,8 @@ impl Session {
             )));
         }
         self.cover(Covered::Otherwise { state: self.state });
-        self.pending
-            .push_back(ReplyCursor::new(&self.spec, self.state, None));
+        let owed = ReplyCursor::new(&self.spec, self.state, None);
+        self.owe(owed);
         self.entered = now;
         Ok(())
     }
@@ -617,10 +626,10 @@ impl Session {
             }
             RuleKind::Exchange { reply, .. } => match reply {
                 Reply::None { .. } => {}
-                Reply::Close { .. } => self.pending.push_back(ReplyCursor::closing(self.state, i)),
+                Reply::Close { .. } => self.owe(ReplyCursor::closing(self.state, i)),
                 Reply::Sequences(_) => {
-                    self.pending
-                        .push_back(ReplyCursor::new(&self.spec, self.state, Some(i)))
+                    let owed = ReplyCursor::new(&self.spec, self.state, Some(i));
+                    self.owe(owed)
                 }
             },
             _ => {}

@@ -369,8 +369,10 @@ pub async fn handle(shared: Arc<Shared>, mut conn: Server) -> Result<(), RtError
         let received = match next_request(&mut conn, &mut unflushed).await {
             Ok(r) => r,
             Err(e) => {
-                // What earlier requests are owed still goes out.
-                let _ = conn.flush().await;
+                // What earlier requests are owed still goes out. (The last
+                // moves of a connection are awaited boxed, so that their
+                // state does not sit in every idle connection's future.)
+                let _ = Box::pin(conn.flush()).await;
                 return match e {
                     RtError::ShuttingDown => Ok(()),
                     e => Err(e),
@@ -404,7 +406,7 @@ pub async fn handle(shared: Arc<Shared>, mut conn: Server) -> Result<(), RtError
         }
         if flow == Flow::Quit {
             // The client is gone or going: a failed last write is no fault.
-            let _ = conn.close().await;
+            let _ = Box::pin(conn.close()).await;
             return Ok(());
         }
     }
