@@ -361,7 +361,6 @@ fn bad(field: &str, problem: impl Into<String>) -> EncodeError {
     }
 }
 
-/// Writes `pattern` with the given values.
 /// The values a message is encoded from: the caller's, except the lengths
 /// that `raw(field)` parts use, which are computed from their data (and
 /// kept apart, so the caller's values need not be copied to replace them).
@@ -380,6 +379,7 @@ impl EncodeValues<'_> {
     }
 }
 
+/// Writes `pattern` with the given values.
 pub(crate) fn encode_pattern(
     layout: &MessageLayout,
     pattern: &Pattern,
