@@ -93,6 +93,12 @@ pub struct Tap {
     /// The client closed while replies were still coming: its close is written
     /// after them, as a replay must read them before it closes.
     close_deferred: bool,
+    /// The server's last message ended the conversation (`-> close`): its
+    /// close is what comes next by the spec.
+    server_closes_next: bool,
+    /// The client closed first anyway (its close and the server's cross on
+    /// the way): written only if the server's close never comes.
+    client_closed_after_end: bool,
     /// A side's close or reset has been recorded; the case is over.
     ended: bool,
 }
@@ -108,12 +114,17 @@ impl Tap {
             deviations: Vec::new(),
             raw: false,
             close_deferred: false,
+            server_closes_next: false,
+            client_closed_after_end: false,
             ended: false,
         }
     }
 
     /// Ends the recording: a close still deferred is written.
     pub fn finish(mut self) -> (Vec<Step>, Vec<Deviation>) {
+        if self.client_closed_after_end && !self.ended {
+            self.end_with(Role::Client);
+        }
         self.flush_deferred_close(true);
         (self.steps, self.deviations)
     }
@@ -198,6 +209,7 @@ impl Tap {
             }
         }
         match from {
+            Role::Client if self.server_closes_next => self.client_closed_after_end = true,
             Role::Client if self.of_client.is_finished() => {
                 let _ = self.of_server.close();
                 self.close_deferred = true;
@@ -255,6 +267,9 @@ impl Tap {
                         message: m.id,
                         fields: m.fields,
                     });
+                }
+                if from == Role::Server && self.of_client.is_finished() {
+                    self.server_closes_next = true;
                 }
                 self.flush_deferred_close(false);
             }

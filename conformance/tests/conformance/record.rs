@@ -433,3 +433,39 @@ fn recorded_case_text_writes_choices_lists_and_flags_as_literals() {
         "case \"literals\"\n  client Get { cmd: \"gets\", keys: [\"a\", \"b\\\"c\"] }\n  client Delete { key: \"a\", noreply: true }\n"
     );
 }
+
+/// The two closes that end a greeting cross on the way: whichever reaches
+/// the proxy first, the transcript says what the spec says, that the server
+/// closes after its welcome (the client's close is its answer to that).
+#[test]
+fn after_a_closing_message_the_closer_is_recorded_whichever_close_arrives_first() {
+    let compiled =
+        protocol_dsl::compile_str("greeting", transcript::bundled_spec("greeting").expect("bundled"));
+    let spec = Arc::new(compiled.protocol.expect("compiles"));
+    let now = std::time::Instant::now();
+    for client_first in [true, false] {
+        let mut tap = recorder::Tap::new(Arc::clone(&spec), now);
+        assert!(tap.server_bytes(b"HELLO?", now).is_none());
+        assert!(tap.client_bytes(b"Ann\r\n", now).is_none());
+        assert!(tap.server_bytes(b"Hello, Ann!\r\n", now).is_none());
+        let order = if client_first {
+            [Role::Client, Role::Server]
+        } else {
+            [Role::Server, Role::Client]
+        };
+        for role in order {
+            assert!(tap.eof(role, now).is_none());
+        }
+        let (steps, deviations) = tap.finish();
+        assert!(deviations.is_empty(), "{deviations:?}");
+        let case = RecordedCase {
+            name: "c".into(),
+            steps,
+        };
+        let text = recorder::write::case_text(&spec, &case);
+        assert!(
+            text.ends_with("  server Welcome { name: \"Ann\" }\n  server closes\n"),
+            "client first: {client_first}\n{text}"
+        );
+    }
+}
