@@ -1,8 +1,9 @@
 //! Every framing codec, decoded whole and in chunks: the two must give the
-//! same frames and the same error, every frame must survive an encode and
-//! decode round trip, and a declared length must cost no allocation of its
-//! size before its bytes arrive, over the max or under a huge one
-//! (libFuzzer's `-malloc_limit_mb` catches that).
+//! same frames and the same error (and a line codec's `drain_lines` the same
+//! lines), every frame must survive an encode and decode round trip, and a
+//! declared length must cost no allocation of its size before its bytes
+//! arrive, over the max or under a huge one (libFuzzer's `-malloc_limit_mb`
+//! catches that).
 //!
 //! Input: `[framing] [max] [chunk seed] stream...`.
 
@@ -149,6 +150,23 @@ fn run(mut codec: Codec, chunks: impl Iterator<Item = impl AsRef<[u8]>>) -> Outc
     }
 }
 
+/// `LineCodec::drain_lines` over the same chunks. It has no end-of-stream
+/// step: a partial line at the end simply stays buffered.
+fn drain(mut codec: LineCodec, chunks: impl Iterator<Item = impl AsRef<[u8]>>) -> Outcome {
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    for chunk in chunks {
+        buf.extend_from_slice(chunk.as_ref());
+        if let Err(e) = codec.drain_lines(&mut buf, |l| frames.push(Bytes::copy_from_slice(l))) {
+            return Outcome {
+                frames,
+                end: Some(e.into()),
+            };
+        }
+    }
+    Outcome { frames, end: None }
+}
+
 fuzz_target!(|data: &[u8]| {
     let [which, max, seed, stream @ ..] = data else {
         return;
@@ -159,6 +177,21 @@ fuzz_target!(|data: &[u8]| {
     let whole = run(codec.clone(), std::iter::once(stream));
     let chunked = run(codec.clone(), Chunks::new(stream, *seed));
     assert_eq!(whole, chunked, "decoding in chunks differs from decoding whole");
+
+    if let Codec::Line(line) = &codec {
+        let drained = drain(line.clone(), Chunks::new(stream, *seed));
+        assert_eq!(
+            drained.frames, whole.frames,
+            "drain_lines gives other lines than decode"
+        );
+        // `decode_eof`'s complaint about bytes left over has no counterpart.
+        let want = whole.end.as_ref().filter(|e| !matches!(e, End::Io(_)));
+        assert_eq!(
+            drained.end.as_ref(),
+            want,
+            "drain_lines ends otherwise than decode"
+        );
+    }
 
     let mut codec = codec;
     let mut out = BytesMut::new();

@@ -90,6 +90,19 @@ fn line_framing(c: &mut Criterion) {
                     assert_eq!(n, count);
                 })
             });
+            group.bench_function("LineCodec-drain", |b| {
+                b.iter(|| {
+                    let mut codec = LineCodec::new(delimiter.to_vec(), 4096);
+                    let n = feed(black_box(&input), |buf| {
+                        codec
+                            .drain_lines(buf, |line| {
+                                black_box(line);
+                            })
+                            .unwrap()
+                    });
+                    assert_eq!(n, count);
+                })
+            });
             group.bench_function("LinesCodec", |b| {
                 b.iter(|| {
                     let mut codec = LinesCodec::new_with_max_length(4096);

@@ -81,6 +81,49 @@ impl LineScanner {
         }
     }
 
+    /// Calls `f` with the content of each complete line at the front of
+    /// `buf`, borrowed from the buffer, then takes them all off in one step:
+    /// no `Bytes`, and so no reference count, per line. A partial line stays
+    /// buffered for the next call. Returns how many lines `f` was given.
+    ///
+    /// On a line over `max`, the lines before it have been given to `f` and
+    /// taken off, and the rest stays in `buf`.
+    pub fn drain_lines(
+        &mut self,
+        buf: &mut BytesMut,
+        delimiter: &[u8],
+        max: usize,
+        mut f: impl FnMut(&[u8]),
+    ) -> Result<usize, FrameError> {
+        let dlen = delimiter.len().max(1);
+        let (mut start, mut lines) = (0usize, 0);
+        // Only the first line may have been partly searched by an earlier call.
+        let mut from = self.scanned.saturating_sub(dlen - 1);
+        let result = loop {
+            let limit = start.saturating_add(max).saturating_add(dlen).min(buf.len());
+            let found = if from < limit {
+                find(&buf[from..limit], delimiter).map(|i| i + from)
+            } else {
+                None
+            };
+            match found {
+                Some(i) => {
+                    f(&buf[start..i]);
+                    lines += 1;
+                    start = i + dlen;
+                    from = start;
+                }
+                None if buf.len() - start >= max.saturating_add(dlen) => {
+                    break Err(FrameError::LineTooLong { max })
+                }
+                None => break Ok(lines),
+            }
+        };
+        buf.advance(start);
+        self.scanned = if result.is_ok() { buf.len() } else { 0 };
+        result
+    }
+
     /// Forgets the scan position (the buffer was replaced).
     pub fn reset(&mut self) {
         self.scanned = 0;
@@ -158,6 +201,14 @@ impl LineCodec {
     }
     pub fn crlf(max: usize) -> Self {
         Self::new(b"\r\n".to_vec(), max)
+    }
+
+    /// Every complete line in `buf`, borrowed, in one pass (see
+    /// [`LineScanner::drain_lines`]): for callers that parse each line where
+    /// it lies and keep nothing of it, this skips the `Bytes` that
+    /// [`decode`](tokio_util::codec::Decoder::decode) hands out per line.
+    pub fn drain_lines(&mut self, buf: &mut BytesMut, f: impl FnMut(&[u8])) -> Result<usize, FrameError> {
+        self.scanner.drain_lines(buf, &self.delimiter, self.max, f)
     }
 }
 

@@ -195,6 +195,73 @@ fn a_line_over_the_max_is_an_error_as_soon_as_it_must_be() {
     ));
 }
 
+#[test]
+fn drained_lines_are_borrowed_and_a_partial_line_stays() {
+    let mut codec = LineCodec::crlf(8);
+    let mut buf = BytesMut::from(&b"one\r\n\r\ntwo\r\nthr"[..]);
+    let mut seen = Vec::new();
+    let n = codec.drain_lines(&mut buf, |l| seen.push(l.to_vec())).unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(seen, [&b"one"[..], b"", b"two"]);
+    assert_eq!(&buf[..], b"thr");
+    buf.put_slice(b"ee\r");
+    assert_eq!(codec.drain_lines(&mut buf, |_| panic!("no line yet")).unwrap(), 0);
+    buf.put_slice(b"\n123456789\r\n");
+    seen.clear();
+    let err = codec.drain_lines(&mut buf, |l| seen.push(l.to_vec()));
+    assert!(matches!(err, Err(FrameError::LineTooLong { max: 8 })), "{err:?}");
+    // The line before the long one was given and taken off; the rest stays.
+    assert_eq!(seen, [&b"three"[..]]);
+    assert_eq!(&buf[..], b"123456789\r\n");
+}
+
+/// How a reader sees a wire fed in chunks: the lines, then whether it
+/// ended in an over-long line.
+fn lines_by<F>(wire: &[u8], chunks: &[usize], mut step: F) -> (Vec<Vec<u8>>, bool)
+where
+    F: FnMut(&mut BytesMut, &mut Vec<Vec<u8>>) -> Result<(), FrameError>,
+{
+    let (mut buf, mut lines, mut at) = (BytesMut::new(), Vec::new(), 0usize);
+    for &n in chunks.iter().chain(std::iter::repeat(&usize::MAX)) {
+        let end = at.saturating_add(n.max(1)).min(wire.len());
+        buf.put_slice(&wire[at..end]);
+        at = end;
+        if step(&mut buf, &mut lines).is_err() {
+            return (lines, true);
+        }
+        if at == wire.len() {
+            return (lines, false);
+        }
+    }
+    unreachable!("the chunks repeat without end")
+}
+
+proptest::proptest! {
+    /// Draining borrowed lines sees exactly what decoding one `Bytes` per
+    /// line sees, over any bytes (a small alphabet, so delimiters, partial
+    /// delimiters and over-long lines are common) fed in any chunks.
+    #[test]
+    fn drained_lines_agree_with_decoded_lines(
+        wire in proptest::collection::vec(proptest::sample::select(&b"ab\r\n|"[..]), 0..200),
+        chunks in proptest::collection::vec(1usize..20, 1..20),
+        delimiter in proptest::sample::select(vec![&b"\r\n"[..], b"\n", b"||", b"\r\n\r\n"]),
+        max in 0usize..12,
+    ) {
+        let mut decoder = LineCodec::new(delimiter, max);
+        let decoded = lines_by(&wire, &chunks, |buf, lines| {
+            while let Some(line) = decoder.decode(buf)? {
+                lines.push(line.to_vec());
+            }
+            Ok(())
+        });
+        let mut drainer = LineCodec::new(delimiter, max);
+        let drained = lines_by(&wire, &chunks, |buf, lines| {
+            drainer.drain_lines(buf, |l| lines.push(l.to_vec())).map(|_| ())
+        });
+        proptest::prop_assert_eq!(drained, decoded);
+    }
+}
+
 #[tokio::test]
 async fn a_line_over_the_max_in_framed() {
     let frames = read_frames(LineCodec::crlf(8), b"short\r\nmuch too long for it\r\n", 1).await;
