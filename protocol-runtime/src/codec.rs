@@ -59,13 +59,7 @@ impl LineScanner {
         let dlen = delimiter.len().max(1);
         // The delimiter may straddle the old end: step back to catch it.
         let from = self.scanned.saturating_sub(dlen - 1);
-        let limit = max.saturating_add(dlen).min(buf.len());
-        let found = if from < limit {
-            find(&buf[from..limit], delimiter).map(|i| i + from)
-        } else {
-            None
-        };
-        match found {
+        match line_end(buf, 0, from, delimiter, max)? {
             Some(i) => {
                 self.scanned = 0;
                 let mut frame = buf.split_to(i + dlen).freeze();
@@ -73,7 +67,6 @@ impl LineScanner {
                 frame.truncate(i);
                 Ok(Some((frame, consumed)))
             }
-            None if buf.len() >= max.saturating_add(dlen) => Err(FrameError::LineTooLong { max }),
             None => {
                 self.scanned = buf.len();
                 Ok(None)
@@ -100,23 +93,15 @@ impl LineScanner {
         // Only the first line may have been partly searched by an earlier call.
         let mut from = self.scanned.saturating_sub(dlen - 1);
         let result = loop {
-            let limit = start.saturating_add(max).saturating_add(dlen).min(buf.len());
-            let found = if from < limit {
-                find(&buf[from..limit], delimiter).map(|i| i + from)
-            } else {
-                None
-            };
-            match found {
-                Some(i) => {
+            match line_end(buf, start, from, delimiter, max) {
+                Ok(Some(i)) => {
                     f(&buf[start..i]);
                     lines += 1;
                     start = i + dlen;
                     from = start;
                 }
-                None if buf.len() - start >= max.saturating_add(dlen) => {
-                    break Err(FrameError::LineTooLong { max })
-                }
-                None => break Ok(lines),
+                Ok(None) => break Ok(lines),
+                Err(e) => break Err(e),
             }
         };
         buf.advance(start);
@@ -127,6 +112,32 @@ impl LineScanner {
     /// Forgets the scan position (the buffer was replaced).
     pub fn reset(&mut self) {
         self.scanned = 0;
+    }
+}
+
+/// Where the line that begins at `start` ends (the index of its delimiter),
+/// searching from `from` (bytes before it are known to hold no delimiter
+/// start); `None` until the delimiter comes, an error once `max` bytes of
+/// content have come without one.
+#[inline]
+fn line_end(
+    buf: &[u8],
+    start: usize,
+    from: usize,
+    delimiter: &[u8],
+    max: usize,
+) -> Result<Option<usize>, FrameError> {
+    let dlen = delimiter.len().max(1);
+    let limit = start.saturating_add(max).saturating_add(dlen).min(buf.len());
+    let found = if from < limit {
+        find(&buf[from..limit], delimiter).map(|i| i + from)
+    } else {
+        None
+    };
+    match found {
+        Some(i) => Ok(Some(i)),
+        None if buf.len() - start >= max.saturating_add(dlen) => Err(FrameError::LineTooLong { max }),
+        None => Ok(None),
     }
 }
 

@@ -103,46 +103,52 @@ fn encode_segments(
                 out.put_slice(&payload);
             }
             Framing::Raw { len, max, field, .. } => {
-                let def = &layout.fields[*field as usize];
-                let data = values.given[*field as usize]
-                    .as_bytes()
-                    .ok_or_else(|| EncodeError {
-                        field: def.name.clone(),
-                        problem: "needs bytes".into(),
-                    })?;
+                let data = data_of(layout, values, *field)?;
                 if let RawLen::Fixed(n) = len {
                     if data.len() != *n {
                         return Err(EncodeError {
-                            field: def.name.clone(),
+                            field: layout.fields[*field as usize].name.clone(),
                             problem: format!("must be exactly {n} bytes, not {}", data.len()),
                         });
                     }
                 }
-                if data.len() > *max {
-                    return Err(EncodeError {
-                        field: def.name.clone(),
-                        problem: format!("is {} bytes, over its max of {max}", data.len()),
-                    });
-                }
-                out.put_slice(data);
+                out.put_slice(within_max(layout, *field, data, *max)?);
             }
             Framing::UntilClose { max, field } | Framing::Available { max, field } => {
-                let def = &layout.fields[*field as usize];
-                let data = values.given[*field as usize]
-                    .as_bytes()
-                    .ok_or_else(|| EncodeError {
-                        field: def.name.clone(),
-                        problem: "needs bytes".into(),
-                    })?;
-                if data.len() > *max {
-                    return Err(EncodeError {
-                        field: def.name.clone(),
-                        problem: format!("is {} bytes, over its max of {max}", data.len()),
-                    });
-                }
-                out.put_slice(data);
+                let data = data_of(layout, values, *field)?;
+                out.put_slice(within_max(layout, *field, data, *max)?);
             }
         }
     }
     Ok(())
+}
+
+/// The bytes of a data field (`raw`, until close, what is available).
+fn data_of<'v>(
+    layout: &MessageLayout,
+    values: EncodeValues<'v>,
+    field: FieldId,
+) -> Result<&'v [u8], EncodeError> {
+    values.given[field as usize]
+        .as_bytes()
+        .ok_or_else(|| EncodeError {
+            field: layout.fields[field as usize].name.clone(),
+            problem: "needs bytes".into(),
+        })
+}
+
+/// `data`, if it is at most `max` bytes.
+fn within_max<'d>(
+    layout: &MessageLayout,
+    field: FieldId,
+    data: &'d [u8],
+    max: usize,
+) -> Result<&'d [u8], EncodeError> {
+    if data.len() > max {
+        return Err(EncodeError {
+            field: layout.fields[field as usize].name.clone(),
+            problem: format!("is {} bytes, over its max of {max}", data.len()),
+        });
+    }
+    Ok(data)
 }
