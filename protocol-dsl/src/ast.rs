@@ -120,11 +120,13 @@ pub enum FieldTy {
     Group(Group),
 }
 
-/// `( a | b )` or `( ... )?`
+/// `( a | b )`, `( ... )?`, or `( ... )*` / `( ... )+` (also `" "+`).
 #[derive(Debug, Clone)]
 pub struct Group {
     pub alternatives: Vec<Vec<Element>>,
     pub optional: bool,
+    /// `*` (`Some(0)`) or `+` (`Some(1)`): the fewest rounds.
+    pub repeat: Option<usize>,
     pub span: Span,
 }
 
@@ -146,6 +148,8 @@ pub struct Arg {
 #[derive(Debug, Clone)]
 pub enum Value {
     Str(Vec<u8>),
+    /// `" "+` as an argument (`sep = " "+`), with its mark.
+    MarkedStr(Vec<u8>, Mark),
     Size(u64),
     Duration(Duration),
     Call(Call),
@@ -155,6 +159,7 @@ impl Value {
     pub fn describe(&self) -> &'static str {
         match self {
             Value::Str(_) => "a string",
+            Value::MarkedStr(..) => "a marked string",
             Value::Size(_) => "a number",
             Value::Duration(_) => "a duration",
             Value::Call(_) => "a name",
@@ -241,6 +246,14 @@ pub struct ReplyItem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quantifier {
     One,
+    Optional,
+    ZeroOrMore,
+    OneOrMore,
+}
+
+/// The mark after a string: `?`, `*` or `+`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
     Optional,
     ZeroOrMore,
     OneOrMore,

@@ -125,10 +125,12 @@ fn ty(t: &FieldType) -> String {
         FieldType::List {
             item,
             separator,
+            separator_repeats,
             min,
             max,
         } => {
-            format!("list({}, sep {}, {min}..={max})", ty(item), bytes(separator))
+            let run = if *separator_repeats { "+" } else { "" };
+            format!("list({}, sep {}{run}, {min}..={max})", ty(item), bytes(separator))
         }
     }
 }
@@ -204,6 +206,13 @@ fn pattern_text(p: &Pattern, layout: &MessageLayout) -> String {
                     ),
                     None => inner,
                 }
+            }
+            ItemKind::Repeat { pattern, min } => {
+                format!(
+                    "({}){}",
+                    pattern_text(pattern, layout),
+                    if *min == 0 { "*" } else { "+" }
+                )
             }
             ItemKind::Alternatives(alts) => {
                 format!(

@@ -180,7 +180,10 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::pattern | Rule::field | Rule::group => "a pattern",
         Rule::framed_seg | Rule::call => "a name",
         Rule::args | Rule::arg => "arguments",
-        Rule::optional_mark => "`?`",
+        // A mark may follow any string or group; listing it in every
+        // "expected ..." would only add noise.
+        Rule::optional_mark | Rule::repeat_mark => return None,
+        Rule::marked_string => "a string",
         Rule::sends_rule | Rule::kw_sends => "`sends`",
         Rule::exchange_rule | Rule::kw_exchange => "`exchange`",
         Rule::otherwise_rule | Rule::kw_otherwise => "`otherwise`",
@@ -368,6 +371,22 @@ impl Builder<'_> {
                 }
             }
             Rule::group => Element::Group(self.group(pair)),
+            Rule::marked_string => {
+                let (bytes, mark, lit_span) = self.marked_string(pair);
+                Element::Group(Group {
+                    alternatives: vec![vec![Element::Literal {
+                        bytes,
+                        span: lit_span,
+                    }]],
+                    optional: mark == Mark::Optional,
+                    repeat: match mark {
+                        Mark::Optional => None,
+                        Mark::ZeroOrMore => Some(0),
+                        Mark::OneOrMore => Some(1),
+                    },
+                    span: sp,
+                })
+            }
             r => unreachable!("grammar: unexpected element {r:?}"),
         }
     }
@@ -376,18 +395,33 @@ impl Builder<'_> {
         let sp = span(&pair);
         let mut alternatives = Vec::new();
         let mut optional = false;
+        let mut repeat = None;
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::pattern => alternatives.push(self.pattern(p)),
                 Rule::optional_mark => optional = true,
+                Rule::repeat_mark => repeat = Some(usize::from(p.as_str() == "+")),
                 r => unreachable!("grammar: unexpected group part {r:?}"),
             }
         }
         Group {
             alternatives,
             optional,
+            repeat,
             span: sp,
         }
+    }
+
+    /// `" "+`: the string, its mark and the string's own span.
+    fn marked_string(&mut self, pair: Pair<'_, Rule>) -> (Vec<u8>, Mark, Span) {
+        let mut inner = pair.into_inner();
+        let string = inner.next().expect("grammar: marked string");
+        let mark = match inner.next().map(|m| m.as_str()) {
+            Some("?") => Mark::Optional,
+            Some("*") => Mark::ZeroOrMore,
+            _ => Mark::OneOrMore,
+        };
+        (self.string(&string), mark, span(&string))
     }
 
     fn call(&mut self, pair: Pair<'_, Rule>) -> Call {
@@ -419,6 +453,10 @@ impl Builder<'_> {
     fn value(&mut self, pair: Pair<'_, Rule>) -> Value {
         match pair.as_rule() {
             Rule::string => Value::Str(self.string(&pair)),
+            Rule::marked_string => {
+                let (bytes, mark, _) = self.marked_string(pair);
+                Value::MarkedStr(bytes, mark)
+            }
             Rule::duration => Value::Duration(self.duration(pair)),
             Rule::size => Value::Size(self.size(pair)),
             Rule::call => Value::Call(self.call(pair)),

@@ -107,6 +107,9 @@ pub enum FieldType {
     List {
         item: Box<FieldType>,
         separator: Vec<u8>,
+        /// `sep = " "+`: a run of one or more separators between two items
+        /// (the encoder writes one).
+        separator_repeats: bool,
         min: usize,
         max: usize,
     },
@@ -270,4 +273,8 @@ pub enum ItemKind {
     Optional { flag: Option<FieldId>, pattern: Pattern },
     /// One of several field-less parts, longest match first.
     Alternatives(Vec<Pattern>),
+    /// A field-less part repeated: `" "+` (`min` 1) or `" "*` (`min` 0).
+    /// The decoder takes as many rounds as let the rest of the frame match,
+    /// most first; the encoder writes `min` rounds.
+    Repeat { pattern: Pattern, min: usize },
 }

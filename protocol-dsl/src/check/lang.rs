@@ -161,8 +161,25 @@ fn pattern_nfa(
                 None => at,
             },
             ItemKind::Optional { pattern, .. } => {
-                let end = pattern_nfa(nfa, at, pattern, layout, content);
+                // The skip path joins a fresh node, never the part's last
+                // node: that one may loop (a token, a list), and skipping
+                // into the loop would add strings the part never matches.
+                let inner = pattern_nfa(nfa, at, pattern, layout, content);
+                let end = nfa.node();
+                nfa.eps(inner, end);
                 nfa.eps(at, end);
+                end
+            }
+            ItemKind::Repeat { pattern, min } => {
+                let round = nfa.node();
+                nfa.eps(at, round);
+                let done = pattern_nfa(nfa, round, pattern, layout, content);
+                nfa.eps(done, round);
+                let end = nfa.node();
+                nfa.eps(done, end);
+                if *min == 0 {
+                    nfa.eps(round, end);
+                }
                 end
             }
             ItemKind::Alternatives(alts) => {
@@ -208,16 +225,27 @@ fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize
         }
         FieldType::Flag => at,
         FieldType::List {
-            item, separator, min, ..
+            item,
+            separator,
+            separator_repeats,
+            ..
         } => {
+            // `min` is at least 1 for a list that decodes anything; every
+            // list begins with an item.
             let first = type_nfa(nfa, at, item, content);
-            let sep = nfa.literal(first, separator);
-            let again = type_nfa(nfa, sep, item, content);
-            nfa.eps(again, first);
-            if *min == 0 {
-                nfa.eps(at, first);
+            let mut sep = nfa.literal(first, separator);
+            if *separator_repeats {
+                let again = nfa.node();
+                nfa.eps(sep, again);
+                let more = nfa.literal(again, separator);
+                nfa.eps(more, again);
+                sep = again;
             }
-            first
+            let item_again = type_nfa(nfa, sep, item, content);
+            nfa.eps(item_again, first);
+            let end = nfa.node();
+            nfa.eps(first, end);
+            end
         }
     }
 }

@@ -53,7 +53,7 @@ fn walk(message: &str, layout: &MessageLayout, pattern: &Pattern, tail_ok: bool,
                     walk(message, layout, alt, ok, diags);
                 }
             }
-            ItemKind::Literal(_) => {}
+            ItemKind::Repeat { .. } | ItemKind::Literal(_) => {}
         }
     }
 }

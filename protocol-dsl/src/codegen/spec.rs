@@ -116,11 +116,12 @@ fn field_type(t: &FieldType) -> TokenStream {
         FieldType::List {
             item,
             separator,
+            separator_repeats,
             min,
             max,
         } => {
             let (item, separator) = (field_type(item), bytes(separator));
-            quote!(rt::layout::FieldType::List { item: ::std::boxed::Box::new(#item), separator: #separator, min: #min, max: #max })
+            quote!(rt::layout::FieldType::List { item: ::std::boxed::Box::new(#item), separator: #separator, separator_repeats: #separator_repeats, min: #min, max: #max })
         }
     }
 }
@@ -213,6 +214,10 @@ fn item(i: &Item) -> TokenStream {
         ItemKind::Alternatives(alts) => {
             let alts = alts.iter().map(pattern);
             quote!(rt::layout::ItemKind::Alternatives(::std::vec![#(#alts),*]))
+        }
+        ItemKind::Repeat { pattern: p, min } => {
+            let p = pattern(p);
+            quote!(rt::layout::ItemKind::Repeat { pattern: #p, min: #min })
         }
     };
     quote!(rt::layout::Item { kind: #kind, span: #span })

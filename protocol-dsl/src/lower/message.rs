@@ -373,7 +373,8 @@ impl MessageLowerer<'_, '_> {
             "list" => {
                 let mut a = Args::new(call, &["item", "sep", "min", "max"], self.diags);
                 let item = a.positional_or("item").cloned();
-                let separator = a.string("sep").unwrap_or_else(|| b" ".to_vec());
+                let (separator, separator_repeats) =
+                    a.string_or_run("sep").unwrap_or_else(|| (b" ".to_vec(), false));
                 let min = a.size("min").unwrap_or(1);
                 let max = a.size("max").or(self.defaults.repeat).unwrap_or(UNBOUNDED);
                 a.finish();
@@ -414,9 +415,21 @@ impl MessageLowerer<'_, '_> {
                         .help("make `min` at most `max`"),
                     );
                 }
+                if let Some(b) = separator.first().copied().filter(|b| can_hold(&item, *b)) {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::BadConstruct,
+                            call.span,
+                            format!("the separator of `list` starts with {:?}, which an item may hold", b as char),
+                        )
+                        .label("an item's end could not be told from a separator")
+                        .help("choose a separator that starts with a byte the item type cannot hold, such as `sep = \" \"` or `sep = \",\"`"),
+                    );
+                }
                 FieldType::List {
                     item: Box::new(item),
                     separator,
+                    separator_repeats,
                     min,
                     max,
                 }
@@ -440,6 +453,18 @@ impl MessageLowerer<'_, '_> {
         optional: bool,
         frame_max: usize,
     ) -> Option<ItemKind> {
+        if group.repeat.is_some() {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::BadConstruct,
+                    group.span,
+                    format!("field `{}` names a repeated group", name.name),
+                )
+                .label("a repetition records nothing")
+                .help("write the repetition unnamed, as in `\" \"+`; to keep values, use `list(...)`"),
+            );
+            return None;
+        }
         let literals: Option<Vec<Vec<u8>>> = group
             .alternatives
             .iter()
@@ -485,6 +510,9 @@ impl MessageLowerer<'_, '_> {
     }
 
     fn group(&mut self, group: &Group, optional: bool, frame_max: usize) -> Option<ItemKind> {
+        if let Some(min) = group.repeat {
+            return self.repeat(group, min, optional, frame_max);
+        }
         let inner_optional = optional || group.optional;
         if group.alternatives.len() == 1 {
             let pattern = self.pattern(&group.alternatives[0], inner_optional, frame_max);
@@ -522,6 +550,69 @@ impl MessageLowerer<'_, '_> {
         } else {
             kind
         })
+    }
+}
+
+impl MessageLowerer<'_, '_> {
+    /// `" "+`, `(" " | "\t")*`: a field-less part repeated.
+    fn repeat(&mut self, group: &Group, min: usize, optional: bool, frame_max: usize) -> Option<ItemKind> {
+        if let Some(e) = group.alternatives.iter().flatten().find(|e| has_fields(e)) {
+            self.diags.push(
+                Diagnostic::new(Code::BadConstruct, e.span(), "a repeated part cannot hold fields")
+                    .label("field inside a repetition")
+                    .help("repeat only literals, as in `\" \"+`; for repeated values use `list(...)`"),
+            );
+            return None;
+        }
+        if group.alternatives.iter().any(|alt| alt.iter().all(nullable)) {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::BadConstruct,
+                    group.span,
+                    "a repeated part can match no bytes",
+                )
+                .label("a round could be empty")
+                .help("make every round hold at least one byte, as in `\" \"+` rather than `(\" \"?)+`"),
+            );
+            return None;
+        }
+        let pattern = if group.alternatives.len() == 1 {
+            self.pattern(&group.alternatives[0], optional, frame_max)
+        } else {
+            let alts = group
+                .alternatives
+                .iter()
+                .map(|a| self.pattern(a, optional, frame_max))
+                .collect();
+            Pattern {
+                items: vec![Item {
+                    kind: ItemKind::Alternatives(alts),
+                    span: group.span,
+                }],
+            }
+        };
+        Some(ItemKind::Repeat { pattern, min })
+    }
+}
+
+/// Whether an element can match no bytes at all.
+fn nullable(e: &Element) -> bool {
+    match e {
+        Element::Literal { bytes, .. } => bytes.is_empty(),
+        Element::Field { .. } => false,
+        Element::Group(g) => {
+            g.optional || g.repeat == Some(0) || g.alternatives.iter().any(|alt| alt.iter().all(nullable))
+        }
+    }
+}
+
+/// Whether an item of a list may hold byte `b` (so a separator starting with
+/// it would be ambiguous).
+fn can_hold(item: &FieldType, b: u8) -> bool {
+    match item {
+        FieldType::Token { .. } => protocol_runtime::engine::pattern::is_token_byte(b),
+        FieldType::Int(kind) => b.is_ascii_digit() || (kind.signed && b == b'-'),
+        _ => false,
     }
 }
 

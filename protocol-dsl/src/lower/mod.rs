@@ -358,6 +358,21 @@ impl<'a, 'd> Args<'a, 'd> {
         }
     }
 
+    /// A string, or a run of it: `sep = ","` or `sep = " "+` (`true`).
+    fn string_or_run(&mut self, param: &'static str) -> Option<(Vec<u8>, bool)> {
+        let run = matches!(
+            self.given.get(param).map(|a| &a.value),
+            Some(Value::MarkedStr(_, crate::ast::Mark::OneOrMore))
+        );
+        if run {
+            let arg = self.given.remove(param)?;
+            if let Value::MarkedStr(s, _) = &arg.value {
+                return Some((s.clone(), true));
+            }
+        }
+        self.string(param).map(|s| (s, false))
+    }
+
     fn ident(&mut self, param: &'static str) -> Option<(&'a str, Span)> {
         let arg = self.given.remove(param)?;
         match &arg.value {

@@ -1,9 +1,13 @@
 //! Matching a frame's content against a pattern, and writing a pattern back.
 //!
-//! Matching is greedy and local, like a PEG: an optional part is taken when it
-//! matches, a choice takes its longest matching literal, and neither is
-//! revisited. Free `text` and `bytes` run to the end of the frame less the
-//! literals that follow them (the compiler checks that only literals follow).
+//! Matching backtracks, like a regular expression with greedy quantifiers:
+//! a frame matches when *some* reading of it fits the pattern, so the decoder
+//! accepts exactly the language the compiler's checks reason about. Among
+//! the readings the preferred one is taken: an optional part present, the
+//! longest token, the longest choice, the most rounds of a repetition, the
+//! most items of a list. Free `text` and `bytes` run to the end of the frame
+//! less the literals that follow them (the compiler checks that only
+//! literals follow).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -26,14 +30,29 @@ pub enum Expect<'a> {
     EndOfFrame,
     Literal(&'a [u8]),
     Token(&'a str),
-    TokenOfAtMost { name: &'a str, max: usize, len: usize },
+    TokenOfAtMost {
+        name: &'a str,
+        max: usize,
+        len: usize,
+    },
     Utf8Token(&'a str),
     Field(&'a str),
     Utf8Text(&'a str),
-    Int { what: &'static str, name: &'a str },
+    Int {
+        what: &'static str,
+        name: &'a str,
+    },
     OneOf(&'a [Vec<u8>]),
-    AtMostItems { max: usize, name: &'a str },
-    AtLeastItems { min: usize, name: &'a str },
+    AtMostItems {
+        max: usize,
+        name: &'a str,
+    },
+    AtLeastItems {
+        min: usize,
+        name: &'a str,
+    },
+    /// The frame took too many tries to match (a pathological pattern).
+    TooAmbiguous,
 }
 
 impl std::fmt::Display for Expect<'_> {
@@ -61,6 +80,7 @@ impl std::fmt::Display for Expect<'_> {
             }
             Expect::AtMostItems { max, name } => write!(f, "at most {max} items in `{name}`"),
             Expect::AtLeastItems { min, name } => write!(f, "at least {min} items in `{name}`"),
+            Expect::TooAmbiguous => f.write_str("a frame that matches in fewer tries"),
         }
     }
 }
@@ -70,18 +90,31 @@ pub(crate) struct Matcher<'a, 'v> {
     input: &'v Bytes,
     pub values: &'v mut [Value],
     furthest: Option<Mismatch<'a>>,
+    /// Items tried so far, against [`Matcher::budget`].
+    steps: usize,
 }
 
 type Step = Result<usize, ()>;
 
-/// The items after the one being matched, then those after each enclosing
-/// item: the literals a free `text` or `bytes` field must leave to the end of
-/// the frame. A chain on the stack, one link per item, walked only when such
-/// a field is reached.
+/// What must follow the item being matched, up to the end of the frame: the
+/// rest of its sequence, then the rest of each enclosing one. Matching passes
+/// it down (continuation-passing), so that a choice made early (how long a
+/// token is, whether an optional part is present, how many rounds a
+/// repetition takes) is revisited when what follows cannot match. A chain on
+/// the stack, one link per nested item: its depth is the spec's nesting,
+/// never the input's length.
 #[derive(Clone, Copy)]
-struct Tail<'a, 't> {
-    rest: &'a [Item],
-    outer: Option<&'t Tail<'a, 't>>,
+enum Cont<'a, 't> {
+    /// The frame must end here.
+    End,
+    /// Whatever follows: the part matched so far is a round of a repetition
+    /// or an alternative measured on its own.
+    Any,
+    /// These items, then `next`.
+    Items {
+        rest: &'a [Item],
+        next: &'t Cont<'a, 't>,
+    },
 }
 
 impl<'a, 'v> Matcher<'a, 'v> {
@@ -91,23 +124,27 @@ impl<'a, 'v> Matcher<'a, 'v> {
             input,
             values,
             furthest: None,
+            steps: 0,
         }
     }
 
     /// Matches the whole input against `pattern`.
     pub fn whole(&mut self, pattern: &'a Pattern) -> Result<(), Mismatch<'a>> {
-        let failed_at = match self.items(&pattern.items, 0, None) {
-            Ok(end) if end == self.input.len() => return Ok(()),
-            Ok(end) => {
-                self.fail(end, Expect::EndOfFrame);
-                end
-            }
-            Err(()) => 0,
-        };
-        Err(self.furthest.unwrap_or(Mismatch {
-            offset: failed_at,
-            expected: Expect::EndOfFrame,
-        }))
+        match self.seq(&pattern.items, 0, &Cont::End) {
+            Ok(_) => Ok(()),
+            Err(()) => Err(self.furthest.unwrap_or(Mismatch {
+                offset: 0,
+                expected: Expect::EndOfFrame,
+            })),
+        }
+    }
+
+    /// How many items one frame may try. Backtracking is linear for the
+    /// patterns specs write (a token's shorter lengths fail at once on the
+    /// literal after it); a pathological pattern on hostile input stops here
+    /// with an error instead of taking quadratic time or worse.
+    fn budget(&self) -> usize {
+        64 * self.input.len() + 1024
     }
 
     fn fail(&mut self, offset: usize, expected: Expect<'a>) {
@@ -116,177 +153,316 @@ impl<'a, 'v> Matcher<'a, 'v> {
         }
     }
 
-    fn items(&mut self, items: &'a [Item], mut pos: usize, outer: Option<&Tail<'a, '_>>) -> Step {
-        for (i, item) in items.iter().enumerate() {
-            let tail = Tail {
-                rest: &items[i + 1..],
-                outer,
-            };
-            pos = self.item(item, pos, &tail)?;
+    /// Matches `items` from `pos`, then `k`.
+    fn seq(&mut self, items: &'a [Item], pos: usize, k: &Cont<'a, '_>) -> Step {
+        match items.split_first() {
+            None => self.resume(pos, k),
+            Some((item, rest)) => self.item(item, pos, &Cont::Items { rest, next: k }),
         }
-        Ok(pos)
     }
 
-    fn item(&mut self, item: &'a Item, pos: usize, tail: &Tail<'a, '_>) -> Step {
+    /// Goes on with `k` from `pos`.
+    fn resume(&mut self, pos: usize, k: &Cont<'a, '_>) -> Step {
+        match *k {
+            Cont::End if pos == self.input.len() => Ok(pos),
+            Cont::End => {
+                self.fail(pos, Expect::EndOfFrame);
+                Err(())
+            }
+            Cont::Any => Ok(pos),
+            Cont::Items { rest, next } => self.seq(rest, pos, next),
+        }
+    }
+
+    fn item(&mut self, item: &'a Item, pos: usize, k: &Cont<'a, '_>) -> Step {
+        self.steps += 1;
+        if self.steps > self.budget() {
+            self.fail(self.input.len(), Expect::TooAmbiguous);
+            return Err(());
+        }
         match &item.kind {
             ItemKind::Literal(lit) => {
                 if self.input[pos..].starts_with(lit) {
-                    Ok(pos + lit.len())
+                    self.resume(pos + lit.len(), k)
                 } else {
                     self.fail(pos, Expect::Literal(lit));
                     Err(())
                 }
             }
-            ItemKind::Field(id) => {
-                let id = *id as usize;
-                let def = &self.layout.fields[id];
-                let suffix = if matches!(def.ty, FieldType::Text | FieldType::Bytes) {
-                    suffix_len(tail)
-                } else {
-                    0
-                };
-                let (value, end) = self.field(&def.ty, &def.name, pos, suffix)?;
-                self.values[id] = value;
-                Ok(end)
-            }
-            ItemKind::Optional { flag, pattern } => match self.items(&pattern.items, pos, Some(tail)) {
-                Ok(end) => {
+            ItemKind::Field(id) => self.field(*id, pos, k),
+            ItemKind::Optional { flag, pattern } => {
+                // Present if the rest can match with it, else absent.
+                if let Ok(end) = self.seq(&pattern.items, pos, k) {
                     if let Some(f) = flag {
                         self.values[*f as usize] = Value::Bool(true);
                     }
-                    Ok(end)
+                    return Ok(end);
                 }
-                Err(()) => {
-                    clear(&pattern.items, self.values);
-                    if let Some(f) = flag {
-                        self.values[*f as usize] = Value::Bool(false);
-                    }
-                    Ok(pos)
+                clear(&pattern.items, self.values);
+                if let Some(f) = flag {
+                    self.values[*f as usize] = Value::Bool(false);
                 }
-            },
+                self.resume(pos, k)
+            }
             ItemKind::Alternatives(alts) => {
                 // Field-less parts (the compiler allows no fields in them):
-                // the longest match wins, as for choices.
-                let mut best = None;
+                // the longest match first, as for choices.
+                let mut ends: Vec<usize> = Vec::new();
                 for alt in alts {
-                    if let Ok(end) = self.items(&alt.items, pos, Some(tail)) {
-                        best = best.max(Some(end));
+                    if let Ok(end) = self.seq(&alt.items, pos, &Cont::Any) {
+                        ends.push(end);
                     }
                 }
-                best.ok_or(())
+                ends.sort_unstable_by(|a, b| b.cmp(a));
+                ends.dedup();
+                for end in ends {
+                    if let Ok(done) = self.resume(end, k) {
+                        return Ok(done);
+                    }
+                }
+                Err(())
             }
+            ItemKind::Repeat { pattern, min } => self.repeat(pattern, *min, pos, k),
         }
     }
 
-    fn field(
-        &mut self,
-        ty: &'a FieldType,
-        name: &'a str,
-        pos: usize,
-        suffix: usize,
-    ) -> Result<(Value, usize), ()> {
+    /// A field-less part repeated: as many rounds as let the rest match,
+    /// most first. Rounds are found one after another (each round's own
+    /// longest match), so a long run of rounds costs no stack.
+    fn repeat(&mut self, body: &'a Pattern, min: usize, pos: usize, k: &Cont<'a, '_>) -> Step {
+        if let [Item {
+            kind: ItemKind::Literal(lit),
+            ..
+        }] = body.items.as_slice()
+        {
+            // The common case, `" "+`: rounds without a list of their ends.
+            let mut rounds = 0;
+            while !lit.is_empty() && self.input[pos + rounds * lit.len()..].starts_with(lit) {
+                rounds += 1;
+            }
+            if rounds < min {
+                self.fail(pos + rounds * lit.len(), Expect::Literal(lit));
+                return Err(());
+            }
+            for n in (min..=rounds).rev() {
+                if let Ok(done) = self.resume(pos + n * lit.len(), k) {
+                    return Ok(done);
+                }
+            }
+            return Err(());
+        }
+        let mut ends = vec![pos];
+        let mut at = pos;
+        while let Ok(end) = self.seq(&body.items, at, &Cont::Any) {
+            if end == at {
+                break;
+            }
+            ends.push(end);
+            at = end;
+        }
+        if ends.len() <= min {
+            return Err(());
+        }
+        for &end in ends[min..].iter().rev() {
+            if let Ok(done) = self.resume(end, k) {
+                return Ok(done);
+            }
+        }
+        Err(())
+    }
+
+    /// A field's value at `pos`, then `k`. The value is stored only once the
+    /// rest has matched, so a length tried and given up costs no allocation.
+    fn field(&mut self, id: FieldId, pos: usize, k: &Cont<'a, '_>) -> Step {
+        let layout = self.layout;
+        let def = &layout.fields[id as usize];
+        let name = def.name.as_str();
         let rest = &self.input[pos..];
-        match ty {
+        match &def.ty {
             FieldType::Token { max } => {
-                let len = rest.iter().position(|&b| !is_token_byte(b)).unwrap_or(rest.len());
-                if len == 0 {
+                let run = rest.iter().position(|&b| !is_token_byte(b)).unwrap_or(rest.len());
+                if run == 0 {
                     self.fail(pos, Expect::Token(name));
                     return Err(());
                 }
-                if len > *max {
-                    self.fail(pos, Expect::TokenOfAtMost { name, max: *max, len });
-                    return Err(());
-                }
-                match std::str::from_utf8(&rest[..len]) {
-                    Ok(s) => Ok((Value::Str(s.to_string()), pos + len)),
-                    Err(_) => {
+                // Longest first; a shorter token is tried when the rest
+                // cannot follow the longer one (`cmd: token "=OK"` on
+                // `POWR=OK`).
+                for len in (1..=run.min(*max)).rev() {
+                    let Ok(s) = std::str::from_utf8(&rest[..len]) else {
                         self.fail(pos, Expect::Utf8Token(name));
-                        Err(())
+                        continue;
+                    };
+                    if let Ok(done) = self.resume(pos + len, k) {
+                        self.values[id as usize] = Value::Str(s.to_string());
+                        return Ok(done);
                     }
                 }
+                if run > *max {
+                    self.fail(
+                        pos + max,
+                        Expect::TokenOfAtMost {
+                            name,
+                            max: *max,
+                            len: run,
+                        },
+                    );
+                }
+                Err(())
             }
             FieldType::Text | FieldType::Bytes => {
+                let suffix = suffix_len(k);
                 let Some(end) = self.input.len().checked_sub(suffix).filter(|e| *e >= pos) else {
                     self.fail(pos, Expect::Field(name));
                     return Err(());
                 };
-                if *ty == FieldType::Bytes {
-                    return Ok((Value::Bytes(self.input.slice(pos..end)), end));
-                }
-                match std::str::from_utf8(&self.input[pos..end]) {
-                    Ok(s) => Ok((Value::Str(s.to_string()), end)),
-                    Err(e) => {
-                        self.fail(pos + e.valid_up_to(), Expect::Utf8Text(name));
-                        Err(())
+                let value = if def.ty == FieldType::Bytes {
+                    Value::Bytes(self.input.slice(pos..end))
+                } else {
+                    match std::str::from_utf8(&self.input[pos..end]) {
+                        Ok(s) => Value::Str(s.to_string()),
+                        Err(e) => {
+                            self.fail(pos + e.valid_up_to(), Expect::Utf8Text(name));
+                            return Err(());
+                        }
                     }
-                }
+                };
+                let done = self.resume(end, k)?;
+                self.values[id as usize] = value;
+                Ok(done)
             }
             FieldType::Int(kind) => match parse_int(rest, *kind) {
-                Ok((v, len)) => Ok((v, pos + len)),
+                Ok((v, len)) => {
+                    let done = self.resume(pos + len, k)?;
+                    self.values[id as usize] = v;
+                    Ok(done)
+                }
                 Err(why) => {
                     self.fail(pos, Expect::Int { what: why, name });
                     Err(())
                 }
             },
             FieldType::Choice(options) => {
-                let best = options
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, o)| rest.starts_with(o))
-                    .max_by_key(|(_, o)| o.len());
-                match best {
-                    Some((i, o)) => Ok((Value::Choice(i), pos + o.len())),
-                    None => {
-                        self.fail(pos, Expect::OneOf(options));
-                        Err(())
+                let mut matching: Vec<usize> = (0..options.len())
+                    .filter(|&i| rest.starts_with(&options[i]))
+                    .collect();
+                if matching.is_empty() {
+                    self.fail(pos, Expect::OneOf(options));
+                    return Err(());
+                }
+                matching.sort_by_key(|&i| std::cmp::Reverse(options[i].len()));
+                for i in matching {
+                    if let Ok(done) = self.resume(pos + options[i].len(), k) {
+                        self.values[id as usize] = Value::Choice(i);
+                        return Ok(done);
                     }
                 }
+                Err(())
             }
-            FieldType::Flag => Ok((Value::Bool(true), pos)),
+            FieldType::Flag => self.resume(pos, k),
             FieldType::List {
                 item,
                 separator,
+                separator_repeats,
                 min,
                 max,
             } => {
+                // Items are found one after another (the compiler makes sure
+                // a separator cannot begin inside an item, so each item's
+                // extent is its longest match); then as many items as let the
+                // rest match, most first.
                 let mut items = Vec::new();
-                let (first, mut at) = self.field(item, name, pos, 0)?;
-                items.push(first);
-                while self.input[at..].starts_with(separator) {
-                    let Ok((v, end)) = self.field(item, name, at + separator.len(), 0) else {
+                let mut ends = Vec::new();
+                let mut at = pos;
+                loop {
+                    let Some((v, end)) = self.list_item(item, name, at) else {
                         break;
                     };
                     if items.len() == *max {
                         self.fail(at, Expect::AtMostItems { max: *max, name });
-                        return Err(());
+                        break;
                     }
                     items.push(v);
-                    at = end;
+                    ends.push(end);
+                    let mut next = end;
+                    let mut seps = 0;
+                    while self.input[next..].starts_with(separator) && (seps == 0 || *separator_repeats) {
+                        next += separator.len();
+                        seps += 1;
+                    }
+                    if seps == 0 {
+                        break;
+                    }
+                    at = next;
                 }
                 if items.len() < *min {
                     self.fail(at, Expect::AtLeastItems { min: *min, name });
                     return Err(());
                 }
-                Ok((Value::List(items), at))
+                for n in (1.max(*min)..=items.len()).rev() {
+                    if let Ok(done) = self.resume(ends[n - 1], k) {
+                        items.truncate(n);
+                        self.values[id as usize] = Value::List(items);
+                        return Ok(done);
+                    }
+                }
+                Err(())
+            }
+        }
+    }
+
+    /// One item of a list: its longest match.
+    fn list_item(&mut self, ty: &'a FieldType, name: &'a str, pos: usize) -> Option<(Value, usize)> {
+        let rest = &self.input[pos..];
+        match ty {
+            FieldType::Token { max } => {
+                let len = rest.iter().position(|&b| !is_token_byte(b)).unwrap_or(rest.len());
+                if len == 0 {
+                    self.fail(pos, Expect::Token(name));
+                    return None;
+                }
+                if len > *max {
+                    self.fail(pos, Expect::TokenOfAtMost { name, max: *max, len });
+                    return None;
+                }
+                match std::str::from_utf8(&rest[..len]) {
+                    Ok(s) => Some((Value::Str(s.to_string()), pos + len)),
+                    Err(_) => {
+                        self.fail(pos, Expect::Utf8Token(name));
+                        None
+                    }
+                }
+            }
+            FieldType::Int(kind) => match parse_int(rest, *kind) {
+                Ok((v, len)) => Some((v, pos + len)),
+                Err(why) => {
+                    self.fail(pos, Expect::Int { what: why, name });
+                    None
+                }
+            },
+            // The compiler allows only tokens and integers in lists.
+            _ => {
+                self.fail(pos, Expect::Field(name));
+                None
             }
         }
     }
 }
 
-/// Bytes of the literals that must follow a free field to the frame's end.
-fn suffix_len(tail: &Tail<'_, '_>) -> usize {
+/// Bytes of the literals that must follow a free field to the frame's end
+/// (the compiler allows nothing else after one).
+fn suffix_len(k: &Cont<'_, '_>) -> usize {
     let mut sum = 0;
-    let mut link = Some(tail);
-    while let Some(t) = link {
-        sum += t
-            .rest
+    let mut link = k;
+    while let Cont::Items { rest, next } = link {
+        sum += rest
             .iter()
             .map(|i| match &i.kind {
                 ItemKind::Literal(l) => l.len(),
                 _ => 0,
             })
             .sum::<usize>();
-        link = t.outer;
+        link = next;
     }
     sum
 }
@@ -303,6 +479,7 @@ fn clear(items: &[Item], values: &mut [Value]) {
                 clear(&pattern.items, values);
             }
             ItemKind::Alternatives(alts) => alts.iter().for_each(|a| clear(&a.items, values)),
+            ItemKind::Repeat { pattern, .. } => clear(&pattern.items, values),
             ItemKind::Literal(_) => {}
         }
     }
@@ -407,6 +584,11 @@ pub(crate) fn encode_pattern(
                     encode_pattern(layout, first, values, out)?;
                 }
             }
+            ItemKind::Repeat { pattern, min } => {
+                for _ in 0..*min {
+                    encode_pattern(layout, pattern, values, out)?;
+                }
+            }
         }
     }
     Ok(())
@@ -419,7 +601,7 @@ fn any_present(items: &[Item], values: EncodeValues<'_>) -> bool {
             flag.is_some_and(|f| values.get(f).is_present()) || any_present(&pattern.items, values)
         }
         ItemKind::Alternatives(alts) => alts.iter().any(|a| any_present(&a.items, values)),
-        ItemKind::Literal(_) => false,
+        ItemKind::Repeat { .. } | ItemKind::Literal(_) => false,
     })
 }
 
@@ -484,6 +666,7 @@ fn encode_field(ty: &FieldType, name: &str, value: &Value, out: &mut BytesMut) -
             FieldType::List {
                 item,
                 separator,
+                separator_repeats: _,
                 min,
                 max,
             },

@@ -2,6 +2,7 @@
 
 mod codecs;
 mod errors;
+mod patterns;
 mod roundtrip;
 mod server_loop;
 mod smoke;

@@ -1,0 +1,162 @@
+//! What a pattern decodes: every frame its language holds, the way the
+//! compiler's checks read it (matching backtracks), with the preferred
+//! reading's values; and repetitions, which decode runs and encode one round.
+
+use std::time::Instant;
+
+use bytes::BytesMut;
+use protocol_runtime::layout::Role;
+use protocol_runtime::session::{Event, Session};
+use protocol_runtime::spec::Protocol;
+use protocol_runtime::{Message, Value};
+
+/// The first message a `receiver` session decodes from `wire`.
+fn decode(spec: &std::sync::Arc<Protocol>, receiver: Role, wire: &[u8]) -> Result<Message, String> {
+    let now = Instant::now();
+    let mut session = Session::new(spec.clone(), receiver, now);
+    let mut buf = BytesMut::from(wire);
+    match session.receive(&mut buf, now) {
+        Ok(Some(Event::Message(m))) => Ok(m),
+        Ok(other) => Err(format!("{other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn named(spec: &Protocol, m: &Message) -> String {
+    spec.messages[m.id].name.clone()
+}
+
+#[test]
+fn an_optional_part_ending_in_a_token_does_not_hide_a_sibling() {
+    // Refused before with `"X-\r\n" is both a A and a B`: the checker let the
+    // skip path of the optional part reach its token's loop.
+    let spec = crate::compile(
+        "opt_token",
+        r#"protocol p { framing line("\r\n", max = 64);
+            server message A = "X" (" " t: text)?;
+            server message B = "X-" rest: text;
+            state S { server sends A -> close; server sends B -> close; } }"#,
+    );
+    let b = decode(&spec, Role::Client, b"X-y\r\n").unwrap();
+    assert_eq!(named(&spec, &b), "B");
+    assert_eq!(b.fields, vec![Value::Str("y".into())]);
+    let a = decode(&spec, Role::Client, b"X hi\r\n").unwrap();
+    assert_eq!(
+        (named(&spec, &a), a.fields),
+        ("A".into(), vec![Value::Str("hi".into())])
+    );
+    let a = decode(&spec, Role::Client, b"X\r\n").unwrap();
+    assert_eq!((named(&spec, &a), a.fields), ("A".into(), vec![Value::Absent]));
+}
+
+#[test]
+fn integers_and_tokens_at_the_end_of_an_optional_part_compile_too() {
+    crate::compile(
+        "smtp_like",
+        r#"protocol p { framing line("\r\n", max = 512);
+            server message Reply = code: u16 (" " text: text)?;
+            server message Dash = code: u16 "-" text: text;
+            server message Word = "W" (" " w: token)?;
+            server message WordDash = "W-" rest: text;
+            state S { server sends Reply -> close; server sends Dash -> close;
+                      server sends Word -> close; server sends WordDash -> close; } }"#,
+    );
+}
+
+#[test]
+fn an_optional_part_is_given_up_when_the_rest_cannot_follow_it() {
+    let spec = crate::compile(
+        "nats_sub",
+        r#"protocol p { framing line("\r\n", max = 256);
+            client message Sub = "SUB " subject: token (" " queue: token)? " " sid: token;
+            state S { client sends Sub -> S; client closes; } }"#,
+    );
+    let without = decode(&spec, Role::Server, b"SUB foo 1\r\n").unwrap();
+    assert_eq!(
+        without.fields,
+        vec![Value::Str("foo".into()), Value::Absent, Value::Str("1".into())]
+    );
+    let with = decode(&spec, Role::Server, b"SUB foo q 1\r\n").unwrap();
+    assert_eq!(
+        with.fields,
+        vec![
+            Value::Str("foo".into()),
+            Value::Str("q".into()),
+            Value::Str("1".into())
+        ]
+    );
+}
+
+#[test]
+fn a_token_stops_where_the_literal_after_it_can_begin() {
+    let spec = crate::compile(
+        "pjlink_like",
+        r#"protocol p { framing line("\r", max = 136);
+            server message Ok = "%1" cmd: token(max = 4) "=OK";
+            server message Err = "%1" cmd: token(max = 4) "=ERR" code: u8;
+            state S { server sends Ok -> close; server sends Err -> close; } }"#,
+    );
+    let err = decode(&spec, Role::Client, b"%1POWR=ERR2\r").unwrap();
+    assert_eq!(named(&spec, &err), "Err");
+    assert_eq!(err.fields, vec![Value::Str("POWR".into()), Value::U64(2)]);
+    let ok = decode(&spec, Role::Client, b"%1POWR=OK\r").unwrap();
+    assert_eq!(
+        (named(&spec, &ok), ok.fields),
+        ("Ok".into(), vec![Value::Str("POWR".into())])
+    );
+    // Still bounded: five bytes before `=OK` fit neither message.
+    let e = decode(&spec, Role::Client, b"%1POWRX=OK\r").unwrap_err();
+    assert!(e.contains("at most 4"), "{e}");
+}
+
+#[test]
+fn repetitions_take_runs_and_encode_one_round() {
+    let spec = crate::compile(
+        "spaces",
+        r#"protocol p { framing line("\r\n", max = 256);
+            client message Set = "set" " "+ key: token " "+ n: u32 " "*;
+            client message Get = "get" " "+ keys: list(token, sep = " "+, max = 8) " "*;
+            client message Pad = "pad" ("-" | "=")*;
+            state S { client sends Set -> S; client sends Get -> S; client sends Pad -> S; client closes; } }"#,
+    );
+    let set = decode(&spec, Role::Server, b"set   k  5   \r\n").unwrap();
+    assert_eq!(set.fields, vec![Value::Str("k".into()), Value::U64(5)]);
+    let get = decode(&spec, Role::Server, b"get a  b   c \r\n").unwrap();
+    assert_eq!(
+        get.fields,
+        vec![Value::List(vec!["a".into(), "b".into(), "c".into()])]
+    );
+    assert_eq!(
+        named(&spec, &decode(&spec, Role::Server, b"pad-=-\r\n").unwrap()),
+        "Pad"
+    );
+    assert!(decode(&spec, Role::Server, b"setk 5\r\n").is_err());
+
+    let now = Instant::now();
+    let mut client = Session::new(spec.clone(), Role::Client, now);
+    let mut out = BytesMut::new();
+    client.send(&set, &mut out, now).unwrap();
+    client.send(&get, &mut out, now).unwrap();
+    assert_eq!(&out[..], b"set k 5\r\nget a b c\r\n");
+}
+
+#[test]
+fn a_hostile_run_of_separators_costs_no_stack() {
+    let spec = crate::compile(
+        "long_run",
+        r#"protocol p { framing line("\n", max = 4 MiB);
+            client message Get = "get" " "+ keys: list(token, sep = " "+, max = 100000) " "*;
+            state S { client sends Get -> S; client closes; } }"#,
+    );
+    let mut wire = b"get".to_vec();
+    for i in 0..50_000 {
+        wire.extend_from_slice(format!("   k{i}").as_bytes());
+    }
+    wire.extend_from_slice(&[b' '; 100_000]);
+    wire.push(b'\n');
+    let get = decode(&spec, Role::Server, &wire).unwrap();
+    let Value::List(keys) = &get.fields[0] else {
+        panic!("a list")
+    };
+    assert_eq!(keys.len(), 50_000);
+}
