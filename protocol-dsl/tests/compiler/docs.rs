@@ -36,6 +36,7 @@ const CONSTRUCTS: &[&str] = &[
     "choices",
     "flags",
     "alternatives",
+    "repetition",
     "volatile",
     "state",
     "sends",
