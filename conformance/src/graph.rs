@@ -123,8 +123,17 @@ pub fn framing_short(layout: &MessageLayout) -> String {
         .iter()
         .map(|seg| match &seg.framing {
             Framing::Exact(b) => format!("exact \"{}\"", b.escape_ascii()),
-            Framing::Line { delimiter, max, .. } => {
-                format!("line {} ≤{}", delimiter.escape_ascii(), size(*max))
+            Framing::Line {
+                delimiter,
+                also_ends,
+                max,
+                ..
+            } => {
+                let ends: String = also_ends
+                    .iter()
+                    .map(|e| format!("|{}", e.escape_ascii()))
+                    .collect();
+                format!("line {}{ends} ≤{}", delimiter.escape_ascii(), size(*max))
             }
             Framing::Length { prefix, max, .. } => format!("length {} ≤{}", prefix.name(), size(*max)),
             Framing::Raw {

@@ -150,6 +150,8 @@ pub enum Value {
     Str(Vec<u8>),
     /// `" "+` as an argument (`sep = " "+`), with its mark.
     MarkedStr(Vec<u8>, Mark),
+    /// `"\r\n" | "\n"` as an argument.
+    Strs(Vec<Vec<u8>>),
     Size(u64),
     Duration(Duration),
     Call(Call),
@@ -160,6 +162,7 @@ impl Value {
         match self {
             Value::Str(_) => "a string",
             Value::MarkedStr(..) => "a marked string",
+            Value::Strs(_) => "alternative strings",
             Value::Size(_) => "a number",
             Value::Duration(_) => "a duration",
             Value::Call(_) => "a name",

@@ -146,11 +146,13 @@ fn framing(f: &Framing, layout: &MessageLayout) -> String {
         Framing::Exact(b) => format!("exact {}", bytes(b)),
         Framing::Line {
             delimiter,
+            also_ends,
             max,
             pattern,
         } => {
+            let ends: String = also_ends.iter().map(|e| format!(" | {}", bytes(e))).collect();
             format!(
-                "line({}, max {max}) {{ {} }}",
+                "line({}{ends}, max {max}) {{ {} }}",
                 bytes(delimiter),
                 pattern_text(pattern, layout)
             )

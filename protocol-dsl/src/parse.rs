@@ -183,7 +183,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         // A mark may follow any string or group; listing it in every
         // "expected ..." would only add noise.
         Rule::optional_mark | Rule::repeat_mark => return None,
-        Rule::marked_string => "a string",
+        Rule::marked_string | Rule::string_alternatives => "a string",
         Rule::sends_rule | Rule::kw_sends => "`sends`",
         Rule::exchange_rule | Rule::kw_exchange => "`exchange`",
         Rule::otherwise_rule | Rule::kw_otherwise => "`otherwise`",
@@ -457,6 +457,7 @@ impl Builder<'_> {
                 let (bytes, mark, _) = self.marked_string(pair);
                 Value::MarkedStr(bytes, mark)
             }
+            Rule::string_alternatives => Value::Strs(pair.into_inner().map(|s| self.string(&s)).collect()),
             Rule::duration => Value::Duration(self.duration(pair)),
             Rule::size => Value::Size(self.size(pair)),
             Rule::call => Value::Call(self.call(pair)),

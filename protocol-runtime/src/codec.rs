@@ -74,6 +74,47 @@ impl LineScanner {
         }
     }
 
+    /// [`LineScanner::next_line`] for a line that may end in any of several
+    /// delimiters (`"\r\n"` or `"\n"`): the shortest is searched for, and
+    /// the longest that the bytes before it complete is taken off with it.
+    /// The ends must meet [`line_ends_are_decidable`]; `max` counts the
+    /// content, which may be up to the longest end's extra bytes over `max`
+    /// when returned (the caller checks it).
+    pub fn next_line_any(
+        &mut self,
+        buf: &mut BytesMut,
+        delimiter: &[u8],
+        also: &[Vec<u8>],
+        max: usize,
+    ) -> Result<Option<(Bytes, usize)>, FrameError> {
+        let key = also
+            .iter()
+            .map(Vec::as_slice)
+            .chain([delimiter])
+            .min_by_key(|d| d.len())
+            .unwrap_or(delimiter);
+        let longest = also
+            .iter()
+            .map(Vec::len)
+            .chain([delimiter.len()])
+            .max()
+            .unwrap_or(0);
+        let slack = longest - key.len();
+        let Some((mut content, consumed)) = self.next_line(buf, key, max.saturating_add(slack))? else {
+            return Ok(None);
+        };
+        let end = also
+            .iter()
+            .map(Vec::as_slice)
+            .chain([delimiter])
+            .filter(|d| content.ends_with(&d[..d.len() - key.len()]))
+            .map(|d| d.len() - key.len())
+            .max()
+            .unwrap_or(0);
+        content.truncate(content.len() - end);
+        Ok(Some((content, consumed)))
+    }
+
     /// Calls `f` with the content of each complete line at the front of
     /// `buf`, borrowed from the buffer, then takes them all off in one step:
     /// no `Bytes`, and so no reference count, per line. A partial line stays
@@ -139,6 +180,39 @@ fn line_end(
         None if buf.len() - start >= max.saturating_add(dlen) => Err(FrameError::LineTooLong { max }),
         None => Ok(None),
     }
+}
+
+/// Whether a receiver can find where a line ends, given the ends it
+/// accepts: the shortest is a suffix of every other end and occurs in none
+/// of them before its end. (`"\r\n" | "\n"` is; `"\r" | "\n"` is not: a
+/// `\r` could end a line or begin `\r\n`, which only the next read tells.)
+pub fn line_ends_are_decidable(ends: &[&[u8]]) -> bool {
+    let Some(key) = ends.iter().min_by_key(|d| d.len()) else {
+        return true;
+    };
+    !key.is_empty()
+        && ends
+            .iter()
+            .all(|d| d.ends_with(key) && find(d, key) == Some(d.len() - key.len()))
+}
+
+/// [`ends_cleanly`] for a line whose receiver also accepts `also`: besides
+/// reading back through `delimiter`, the content must not hold the shortest
+/// end, nor end in bytes that turn the written end into a longer one (with
+/// `"\n" | "\r\n"`, `a\r` written as `a\r\n` would read back as `a`).
+pub(crate) fn ends_cleanly_any(content: &[u8], delimiter: &[u8], also: &[Vec<u8>]) -> bool {
+    if !ends_cleanly(content, delimiter) {
+        return false;
+    }
+    also.iter().all(|end| {
+        let shorter = end.len() <= delimiter.len();
+        let clean = if shorter {
+            find(content, end).is_none()
+        } else {
+            !(end.ends_with(delimiter) && content.ends_with(&end[..end.len() - delimiter.len()]))
+        };
+        clean && ends_cleanly(content, end)
+    })
 }
 
 /// Whether `content` followed by `delimiter` reads back as `content`: the

@@ -158,7 +158,14 @@ pub enum Framing {
     Exact(Vec<u8>),
     /// Content up to a delimiter; `max` counts the content, not the delimiter.
     Line {
+        /// The line end the encoder writes.
         delimiter: Vec<u8>,
+        /// Other line ends the receiver accepts (`line("\r\n" | "\n")`).
+        /// The shortest of all the ends is a suffix of every other and occurs
+        /// in none but at its end (the compiler checks), so a receiver finds
+        /// a line's end by searching for the shortest and then takes the
+        /// longest end that the bytes before it complete.
+        also_ends: Vec<Vec<u8>>,
         max: usize,
         pattern: Pattern,
     },

@@ -61,7 +61,18 @@ fn comparable(a: &ir::Message, b: &ir::Message) -> Option<bool> {
     use protocol_runtime::layout::Framing::*;
     let (fa, fb) = (a.layout.segments.first()?, b.layout.segments.first()?);
     match (&fa.framing, &fb.framing) {
-        (Line { delimiter: x, .. }, Line { delimiter: y, .. }) => (x == y).then_some(true),
+        (
+            Line {
+                delimiter: x,
+                also_ends: xs,
+                ..
+            },
+            Line {
+                delimiter: y,
+                also_ends: ys,
+                ..
+            },
+        ) => (x == y && xs == ys).then_some(true),
         (Length { prefix: x, .. }, Length { prefix: y, .. }) => (x == y).then_some(true),
         (Exact(_), Exact(_) | Line { .. }) | (Line { .. }, Exact(_)) => Some(false),
         (

@@ -127,14 +127,30 @@ pub fn first_segment(layout: &MessageLayout) -> Option<Nfa> {
     let end = match &seg.framing {
         Framing::Exact(bytes) => nfa.literal(start, bytes),
         Framing::Line {
-            delimiter, pattern, ..
+            delimiter,
+            also_ends,
+            pattern,
+            ..
         } => {
+            // Content holds no byte of the shortest end (a slight
+            // over-approximation for multi-byte ends, which only makes the
+            // checks more cautious).
+            let shortest = also_ends
+                .iter()
+                .chain([delimiter])
+                .min_by_key(|d| d.len())
+                .unwrap_or(delimiter);
             let mut content = ByteSet::all();
-            for &b in delimiter {
+            for &b in shortest {
                 content.remove(b);
             }
             let at = pattern_nfa(&mut nfa, start, pattern, layout, content);
-            nfa.literal(at, delimiter)
+            let end = nfa.node();
+            for d in also_ends.iter().chain([delimiter]) {
+                let e = nfa.literal(at, d);
+                nfa.eps(e, end);
+            }
+            end
         }
         Framing::Length { pattern, .. } => pattern_nfa(&mut nfa, start, pattern, layout, ByteSet::all()),
         Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => {

@@ -10,7 +10,7 @@ use crate::ir;
 
 #[derive(PartialEq, Eq)]
 enum Class<'a> {
-    Line(&'a [u8]),
+    Line(&'a [u8], &'a [Vec<u8>]),
     Length(LengthPrefix),
     Exact,
     Raw,
@@ -18,7 +18,13 @@ enum Class<'a> {
 
 fn describe(c: &Class<'_>) -> String {
     match c {
-        Class::Line(d) => format!("a line ending in `{}`", d.escape_ascii()),
+        Class::Line(d, also) => {
+            let ends: String = also
+                .iter()
+                .map(|e| format!(" or `{}`", e.escape_ascii()))
+                .collect();
+            format!("a line ending in `{}`{ends}", d.escape_ascii())
+        }
         Class::Length(p) => format!("a `{}` length prefix", p.name()),
         Class::Exact => "exact bytes".to_string(),
         Class::Raw => "raw bytes".to_string(),
@@ -33,7 +39,9 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
                 continue;
             };
             let class = match &seg.framing {
-                Framing::Line { delimiter, .. } => Class::Line(delimiter),
+                Framing::Line {
+                    delimiter, also_ends, ..
+                } => Class::Line(delimiter, also_ends),
                 Framing::Length { prefix, .. } => Class::Length(*prefix),
                 Framing::Exact(_) => Class::Exact,
                 Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => Class::Raw,

@@ -135,11 +135,13 @@ fn segment(s: &Segment) -> TokenStream {
         }
         Framing::Line {
             delimiter,
+            also_ends,
             max,
             pattern: p,
         } => {
             let (d, p) = (bytes(delimiter), pattern(p));
-            quote!(rt::layout::Framing::Line { delimiter: #d, max: #max, pattern: #p })
+            let also = also_ends.iter().map(|e| bytes(e));
+            quote!(rt::layout::Framing::Line { delimiter: #d, also_ends: ::std::vec![#(#also),*], max: #max, pattern: #p })
         }
         Framing::Length {
             prefix,

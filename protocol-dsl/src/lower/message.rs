@@ -160,9 +160,14 @@ impl MessageLowerer<'_, '_> {
 
     fn framed(&mut self, template: FrameTemplate, pattern: &[Element]) -> Framing {
         match template {
-            FrameTemplate::Line { delimiter, max } => Framing::Line {
+            FrameTemplate::Line {
+                delimiter,
+                also_ends,
+                max,
+            } => Framing::Line {
                 pattern: self.pattern(pattern, false, max),
                 delimiter,
+                also_ends,
                 max,
             },
             FrameTemplate::Length { prefix, max } => Framing::Length {

@@ -34,8 +34,15 @@ struct Defaults {
 /// A framing that wraps a pattern, before the pattern is known.
 #[derive(Debug, Clone)]
 enum FrameTemplate {
-    Line { delimiter: Vec<u8>, max: usize },
-    Length { prefix: LengthPrefix, max: usize },
+    Line {
+        delimiter: Vec<u8>,
+        also_ends: Vec<Vec<u8>>,
+        max: usize,
+    },
+    Length {
+        prefix: LengthPrefix,
+        max: usize,
+    },
 }
 
 pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol {
@@ -155,8 +162,24 @@ fn frame_template(call: &Call, defaults: &Defaults, diags: &mut Diagnostics) -> 
     match call.name.name.as_str() {
         "line" => {
             let mut args = Args::new(call, &["delimiter", "max"], diags);
-            let delimiter = match args.positional_or("delimiter") {
-                Some(Value::Str(s)) if !s.is_empty() => s.clone(),
+            let (delimiter, also_ends) = match args.positional_or("delimiter") {
+                Some(Value::Str(s)) if !s.is_empty() => (s.clone(), Vec::new()),
+                Some(Value::Strs(ends)) if ends.iter().all(|e| !e.is_empty()) => {
+                    let refs: Vec<&[u8]> = ends.iter().map(Vec::as_slice).collect();
+                    if !protocol_runtime::codec::line_ends_are_decidable(&refs) {
+                        args.diags.push(
+                            Diagnostic::new(
+                                Code::BadConstruct,
+                                call.span,
+                                "the line ends of `line` cannot be told apart as bytes arrive",
+                            )
+                            .label("the shortest end must end every other, and occur in none of them before its end")
+                            .help("write ends that share their last bytes, as in `line(\"\\r\\n\" | \"\\n\")`; with `\"\\r\" | \"\\n\"`, a `\\r` could end a line or begin `\\r\\n`"),
+                        );
+                        return None;
+                    }
+                    (ends[0].clone(), ends[1..].to_vec())
+                }
                 Some(v) => {
                     let span = args.span_of("delimiter");
                     args.diags.push(
@@ -184,7 +207,11 @@ fn frame_template(call: &Call, defaults: &Defaults, diags: &mut Diagnostics) -> 
             };
             let max = args.size("max").or(defaults.line).unwrap_or(UNBOUNDED);
             args.finish();
-            Some(FrameTemplate::Line { delimiter, max })
+            Some(FrameTemplate::Line {
+                delimiter,
+                also_ends,
+                max,
+            })
         }
         "length" => {
             let mut args = Args::new(call, &["prefix", "max"], diags);

@@ -238,7 +238,9 @@ impl Decoder {
                     .max()
                     .unwrap_or(0);
                 let frame = match &seg.framing {
-                    Framing::Line { delimiter, .. } => self.line(buf, delimiter, max, cx)?,
+                    Framing::Line {
+                        delimiter, also_ends, ..
+                    } => self.line(buf, delimiter, also_ends, max, cx)?,
                     Framing::Length { prefix, .. } => self.length_frame(buf, *prefix, max, cx)?,
                     _ => None,
                 };
@@ -377,7 +379,12 @@ impl Decoder {
             }
             Framing::Line { pattern, .. } | Framing::Length { pattern, .. } => {
                 let frame = match &seg.framing {
-                    Framing::Line { delimiter, max, .. } => self.line(buf, delimiter, *max, cx)?,
+                    Framing::Line {
+                        delimiter,
+                        also_ends,
+                        max,
+                        ..
+                    } => self.line(buf, delimiter, also_ends, *max, cx)?,
                     Framing::Length { prefix, max, .. } => self.length_frame(buf, *prefix, *max, cx)?,
                     _ => None,
                 };
@@ -487,22 +494,30 @@ impl Decoder {
         &mut self,
         buf: &mut BytesMut,
         delimiter: &[u8],
+        also_ends: &[Vec<u8>],
         max: usize,
         cx: &Context<'_>,
     ) -> Result<Option<Bytes>, Error> {
-        match self.scanner.next_line(buf, delimiter, max) {
+        let too_long = |len: usize| Error::TooLong {
+            state: cx.state.to_string(),
+            what: "line",
+            len: len as u64,
+            max,
+        };
+        let found = if also_ends.is_empty() {
+            self.scanner.next_line(buf, delimiter, max)
+        } else {
+            self.scanner.next_line_any(buf, delimiter, also_ends, max)
+        };
+        match found {
+            Ok(Some((content, _))) if content.len() > max => Err(too_long(content.len())),
             Ok(Some((content, consumed))) => {
                 self.frame_start = self.offset;
                 self.offset += consumed as u64;
                 Ok(Some(content))
             }
             Ok(None) => Ok(None),
-            Err(_) => Err(Error::TooLong {
-                state: cx.state.to_string(),
-                what: "line",
-                len: buf.len() as u64,
-                max,
-            }),
+            Err(_) => Err(too_long(buf.len())),
         }
     }
 

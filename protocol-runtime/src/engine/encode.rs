@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 use smallvec::SmallVec;
 
 use super::pattern::{encode_pattern, EncodeError, EncodeValues};
-use crate::codec::{ends_cleanly, put_length};
+use crate::codec::{ends_cleanly, ends_cleanly_any, put_length};
 use crate::layout::{FieldId, FieldType, Framing, MessageLayout, RawLen};
 use crate::value::Value;
 
@@ -64,6 +64,7 @@ fn encode_segments(
             Framing::Exact(lit) => out.put_slice(lit),
             Framing::Line {
                 delimiter,
+                also_ends,
                 max,
                 pattern,
             } => {
@@ -76,7 +77,12 @@ fn encode_segments(
                         problem: format!("line of {} bytes exceeds its max of {max}", content.len()),
                     });
                 }
-                if !ends_cleanly(content, delimiter) {
+                let clean = if also_ends.is_empty() {
+                    ends_cleanly(content, delimiter)
+                } else {
+                    ends_cleanly_any(content, delimiter, also_ends)
+                };
+                if !clean {
                     return Err(EncodeError {
                         field: String::new(),
                         problem: format!(

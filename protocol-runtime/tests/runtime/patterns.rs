@@ -160,3 +160,67 @@ fn a_hostile_run_of_separators_costs_no_stack() {
     };
     assert_eq!(keys.len(), 50_000);
 }
+
+#[test]
+fn a_line_may_end_in_any_of_its_ends_and_is_written_with_the_first() {
+    let spec = crate::compile(
+        "lf_or_crlf",
+        r#"protocol p { framing line("\r\n" | "\n", max = 8);
+            client message Say = "say " words: text;
+            state S { client sends Say -> S; client closes; } }"#,
+    );
+    let now = Instant::now();
+    let mut server = Session::new(spec.clone(), Role::Server, now);
+    let mut buf = BytesMut::new();
+    let mut got = Vec::new();
+    // Byte by byte: a CR alone is content until the LF after it shows
+    // whether it ended the line.
+    for &b in b"say a\r\nsay b\nsay c\rd\nsay \r\r\n" {
+        buf.extend_from_slice(&[b]);
+        while let Some(Event::Message(m)) = server.receive(&mut buf, now).unwrap() {
+            got.push(m.fields[0].clone());
+        }
+    }
+    assert_eq!(
+        got,
+        vec![
+            Value::Str("a".into()),
+            Value::Str("b".into()),
+            Value::Str("c\rd".into()),
+            Value::Str("\r".into()),
+        ]
+    );
+    // `max` counts the content, whichever end came.
+    let mut buf = BytesMut::from(&b"say 12345\r\n"[..]);
+    assert!(server.receive(&mut buf, now).is_err(), "9 bytes of content");
+    let mut fresh = Session::new(spec.clone(), Role::Server, now);
+    let mut buf = BytesMut::from(&b"say 1234\r\n"[..]);
+    assert!(matches!(
+        fresh.receive(&mut buf, now),
+        Ok(Some(Event::Message(_)))
+    ));
+
+    let mut client = Session::new(spec.clone(), Role::Client, now);
+    let mut out = BytesMut::new();
+    let say = spec.message("Say").unwrap();
+    client
+        .send(&Message::new(say, vec![Value::Str("\r".into())]), &mut out, now)
+        .unwrap();
+    assert_eq!(&out[..], b"say \r\r\n");
+    assert!(client
+        .send(&Message::new(say, vec![Value::Str("a\nb".into())]), &mut out, now)
+        .is_err());
+}
+
+#[test]
+fn line_ends_a_receiver_could_not_tell_apart_are_refused() {
+    let compiled = protocol_dsl::compile_str(
+        "cr_or_lf.proto",
+        r#"protocol p { framing line("\r" | "\n", max = 8);
+            client message Say = "say " words: text;
+            state S { client sends Say -> S; client closes; } }"#,
+    );
+    assert!(compiled
+        .render(false)
+        .contains("cannot be told apart as bytes arrive"));
+}
