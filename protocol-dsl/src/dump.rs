@@ -111,7 +111,8 @@ fn bytes(b: &[u8]) -> String {
 
 fn ty(t: &FieldType) -> String {
     match t {
-        FieldType::Token { max } => format!("token(max {max})"),
+        FieldType::Token { max, except: None } => format!("token(max {max})"),
+        FieldType::Token { max, except: Some(e) } => format!("token(max {max}, except {})", bytes(e)),
         FieldType::Text => "text".into(),
         FieldType::Bytes => "bytes".into(),
         FieldType::Int(k) => k.name(),

@@ -91,8 +91,10 @@ pub struct FieldDef {
 /// The type of a field's value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldType {
-    /// Bytes up to the next space or control byte (at least one byte).
-    Token { max: usize },
+    /// A run of at least one byte: with `except` `None`, bytes up to the next
+    /// space or control byte, as UTF-8 text; with `Some(bytes)`
+    /// (`token(except = " ")`), any bytes but those, as a byte string.
+    Token { max: usize, except: Option<Vec<u8>> },
     /// UTF-8 up to the end of its frame, less the literals that follow it.
     Text,
     /// Any bytes up to the end of its frame (or all of a `raw` segment).

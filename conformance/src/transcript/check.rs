@@ -512,6 +512,9 @@ impl Checker<'_> {
         match (&v.kind, ty) {
             (ValueKind::None, _) if d.optional => Some(Value::Absent),
             (ValueKind::None, _) => bad(self, "a value (it is not optional)"),
+            (ValueKind::Bytes(b), FieldType::Token { except: Some(_), .. }) => {
+                Some(Value::Bytes(b.clone().into()))
+            }
             (ValueKind::Bytes(b), FieldType::Token { .. } | FieldType::Text) => {
                 match String::from_utf8(b.clone()) {
                     Ok(s) => Some(Value::Str(s)),

@@ -213,7 +213,14 @@ fn pattern_nfa(
 
 fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize {
     match ty {
-        FieldType::Token { .. } => nfa.one_or_more(at, token_bytes()),
+        FieldType::Token { except: None, .. } => nfa.one_or_more(at, token_bytes()),
+        FieldType::Token { except: Some(e), .. } => {
+            let mut set = content;
+            for &b in e {
+                set.remove(b);
+            }
+            nfa.one_or_more(at, set)
+        }
         FieldType::Text | FieldType::Bytes => {
             let start = nfa.node();
             nfa.eps(at, start);

@@ -57,8 +57,8 @@ pub(super) fn field_code(cx: &Context, message: &Message, index: usize, f: &Fiel
 fn rust_type(cx: &Context, t: &FieldType) -> TokenStream {
     let _ = cx;
     match t {
-        FieldType::Token { .. } | FieldType::Text => quote!(::std::string::String),
-        FieldType::Bytes => quote!(rt::bytes::Bytes),
+        FieldType::Token { except: None, .. } | FieldType::Text => quote!(::std::string::String),
+        FieldType::Token { except: Some(_), .. } | FieldType::Bytes => quote!(rt::bytes::Bytes),
         FieldType::Int(k) => {
             let ty = format_ident!("{}{}", if k.signed { "i" } else { "u" }, k.bits);
             quote!(#ty)

@@ -101,7 +101,16 @@ fn field(f: &FieldDef) -> TokenStream {
 
 fn field_type(t: &FieldType) -> TokenStream {
     match t {
-        FieldType::Token { max } => quote!(rt::layout::FieldType::Token { max: #max }),
+        FieldType::Token { max, except } => {
+            let except = match except {
+                Some(e) => {
+                    let e = bytes(e);
+                    quote!(::std::option::Option::Some(#e))
+                }
+                None => quote!(::std::option::Option::None),
+            };
+            quote!(rt::layout::FieldType::Token { max: #max, except: #except })
+        }
         FieldType::Text => quote!(rt::layout::FieldType::Text),
         FieldType::Bytes => quote!(rt::layout::FieldType::Bytes),
         FieldType::Int(k) => {

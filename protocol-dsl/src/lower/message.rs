@@ -362,10 +362,18 @@ impl MessageLowerer<'_, '_> {
         }
         Some(match name {
             "token" => {
-                let mut a = Args::new(call, &["max"], self.diags);
+                let mut a = Args::new(call, &["max", "except"], self.diags);
                 let max = a.size("max").unwrap_or(frame_max);
+                let except = a.string("except");
                 a.finish();
-                FieldType::Token { max }
+                if except.as_ref().is_some_and(|e| e.is_empty()) {
+                    self.diags.push(
+                        Diagnostic::new(Code::BadConstruct, call.span, "`except` of `token` is empty")
+                            .label("a token must stop somewhere")
+                            .help("name the bytes that end a token, as in `token(except = \" \")`"),
+                    );
+                }
+                FieldType::Token { max, except }
             }
             "text" => {
                 Args::new(call, &[], self.diags).finish();
@@ -615,7 +623,8 @@ fn nullable(e: &Element) -> bool {
 /// it would be ambiguous).
 fn can_hold(item: &FieldType, b: u8) -> bool {
     match item {
-        FieldType::Token { .. } => protocol_runtime::engine::pattern::is_token_byte(b),
+        FieldType::Token { except: None, .. } => protocol_runtime::engine::pattern::is_token_byte(b),
+        FieldType::Token { except: Some(e), .. } => !e.contains(&b),
         FieldType::Int(kind) => b.is_ascii_digit() || (kind.signed && b == b'-'),
         _ => false,
     }

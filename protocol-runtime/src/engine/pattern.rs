@@ -279,8 +279,8 @@ impl<'a, 'v> Matcher<'a, 'v> {
         let name = def.name.as_str();
         let rest = &self.input[pos..];
         match &def.ty {
-            FieldType::Token { max } => {
-                let run = rest.iter().position(|&b| !is_token_byte(b)).unwrap_or(rest.len());
+            FieldType::Token { max, except } => {
+                let run = token_run(rest, except.as_deref());
                 if run == 0 {
                     self.fail(pos, Expect::Token(name));
                     return Err(());
@@ -289,12 +289,12 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 // cannot follow the longer one (`cmd: token "=OK"` on
                 // `POWR=OK`).
                 for len in (1..=run.min(*max)).rev() {
-                    let Ok(s) = std::str::from_utf8(&rest[..len]) else {
+                    if except.is_none() && std::str::from_utf8(&rest[..len]).is_err() {
                         self.fail(pos, Expect::Utf8Token(name));
                         continue;
-                    };
+                    }
                     if let Ok(done) = self.resume(pos + len, k) {
-                        self.values[id as usize] = Value::Str(s.to_string());
+                        self.values[id as usize] = self.token_value(except.is_some(), pos, len);
                         return Ok(done);
                     }
                 }
@@ -411,12 +411,22 @@ impl<'a, 'v> Matcher<'a, 'v> {
         }
     }
 
+    /// A token's value: a byte string for `token(except = ...)`, else text
+    /// (already checked to be UTF-8).
+    fn token_value(&self, raw: bool, pos: usize, len: usize) -> Value {
+        if raw {
+            Value::Bytes(self.input.slice(pos..pos + len))
+        } else {
+            Value::Str(String::from_utf8_lossy(&self.input[pos..pos + len]).into_owned())
+        }
+    }
+
     /// One item of a list: its longest match.
     fn list_item(&mut self, ty: &'a FieldType, name: &'a str, pos: usize) -> Option<(Value, usize)> {
         let rest = &self.input[pos..];
         match ty {
-            FieldType::Token { max } => {
-                let len = rest.iter().position(|&b| !is_token_byte(b)).unwrap_or(rest.len());
+            FieldType::Token { max, except } => {
+                let len = token_run(rest, except.as_deref());
                 if len == 0 {
                     self.fail(pos, Expect::Token(name));
                     return None;
@@ -425,13 +435,11 @@ impl<'a, 'v> Matcher<'a, 'v> {
                     self.fail(pos, Expect::TokenOfAtMost { name, max: *max, len });
                     return None;
                 }
-                match std::str::from_utf8(&rest[..len]) {
-                    Ok(s) => Some((Value::Str(s.to_string()), pos + len)),
-                    Err(_) => {
-                        self.fail(pos, Expect::Utf8Token(name));
-                        None
-                    }
+                if except.is_none() && std::str::from_utf8(&rest[..len]).is_err() {
+                    self.fail(pos, Expect::Utf8Token(name));
+                    return None;
                 }
+                Some((self.token_value(except.is_some(), pos, len), pos + len))
             }
             FieldType::Int(kind) => match parse_int(rest, *kind) {
                 Ok((v, len)) => Some((v, pos + len)),
@@ -483,6 +491,16 @@ fn clear(items: &[Item], values: &mut [Value]) {
             ItemKind::Literal(_) => {}
         }
     }
+}
+
+/// How many bytes at the front of `rest` a token may take.
+fn token_run(rest: &[u8], except: Option<&[u8]>) -> usize {
+    let end = match except {
+        None => rest.iter().position(|&b| !is_token_byte(b)),
+        Some([b]) => memchr::memchr(*b, rest),
+        Some(set) => rest.iter().position(|b| set.contains(b)),
+    };
+    end.unwrap_or(rest.len())
 }
 
 /// Token bytes: anything but space and control bytes.
@@ -608,7 +626,7 @@ fn any_present(items: &[Item], values: EncodeValues<'_>) -> bool {
 fn encode_field(ty: &FieldType, name: &str, value: &Value, out: &mut BytesMut) -> Result<(), EncodeError> {
     match (ty, value) {
         (_, Value::Absent) => Err(bad(name, "is required here")),
-        (FieldType::Token { max }, v) => {
+        (FieldType::Token { max, except }, v) => {
             let s = v
                 .as_bytes()
                 .ok_or_else(|| bad(name, format!("a token needs a string, not {v:?}")))?;
@@ -621,10 +639,19 @@ fn encode_field(ty: &FieldType, name: &str, value: &Value, out: &mut BytesMut) -
                     format!("is {} bytes, over the token limit of {max}", s.len()),
                 ));
             }
-            if let Some(b) = s.iter().find(|b| !is_token_byte(**b)) {
+            let refused = match except {
+                None => s.iter().find(|b| !is_token_byte(**b)),
+                Some(set) => s.iter().find(|b| set.contains(b)),
+            };
+            if let Some(b) = refused {
+                let what = if except.is_some() {
+                    "excluded"
+                } else {
+                    "space or control"
+                };
                 return Err(bad(
                     name,
-                    format!("a token cannot hold the byte 0x{b:02x} (space or control)"),
+                    format!("a token cannot hold the byte 0x{b:02x} ({what})"),
                 ));
             }
             out.put_slice(s);

@@ -224,3 +224,27 @@ fn line_ends_a_receiver_could_not_tell_apart_are_refused() {
         .render(false)
         .contains("cannot be told apart as bytes arrive"));
 }
+
+#[test]
+fn a_token_of_any_bytes_but_some_is_a_byte_string() {
+    let spec = crate::compile(
+        "binary_keys",
+        r#"protocol p { framing line("\r\n" | "\n", max = 300);
+            client message Get = "get" " "+ keys: list(token(max = 250, except = " "), sep = " "+, max = 8) " "*;
+            state S { client sends Get -> S; client closes; } }"#,
+    );
+    // memcaslap's keys: 0x10 and bytes >= 0x80; a tab; a CR mid-line.
+    let get = decode(&spec, Role::Server, b"get \x10\xe9k a\tb c\rd\r\n").unwrap();
+    let keys: Vec<Value> = [&b"\x10\xe9k"[..], b"a\tb", b"c\rd"]
+        .iter()
+        .map(|k| crate::blob(k))
+        .collect();
+    assert_eq!(get.fields, vec![Value::List(keys)]);
+    let now = Instant::now();
+    let mut client = Session::new(spec.clone(), Role::Client, now);
+    let mut out = BytesMut::new();
+    client.send(&get, &mut out, now).unwrap();
+    assert_eq!(&out[..], b"get \x10\xe9k a\tb c\rd\r\n");
+    let spaced = Message::new(get.id, vec![Value::List(vec![crate::blob(b"a b")])]);
+    assert!(client.send(&spaced, &mut BytesMut::new(), now).is_err());
+}

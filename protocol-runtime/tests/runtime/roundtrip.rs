@@ -412,7 +412,22 @@ fn length_framed_messages_from_the_reference() {
 /// A generated value for a field of this type.
 fn arb_type(ty: &FieldType) -> BoxedStrategy<Value> {
     match ty {
-        FieldType::Token { max } => {
+        FieldType::Token {
+            max,
+            except: Some(except),
+        } => {
+            let (max, except) = (*max, except.clone());
+            prop::collection::vec(
+                any::<u8>().prop_filter("token byte", move |b| {
+                    !except.contains(b) && *b != b'\n' && *b != b'\r'
+                }),
+                1..20,
+            )
+            .prop_filter("token max", move |t| t.len() <= max)
+            .prop_map(|t| Value::Bytes(t.into()))
+            .boxed()
+        }
+        FieldType::Token { max, except: None } => {
             let max = *max;
             prop::collection::vec(
                 any::<char>().prop_filter("token char", |c| !c.is_ascii_control() && *c != ' '),
