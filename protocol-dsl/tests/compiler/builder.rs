@@ -1,0 +1,54 @@
+//! The `build.rs` API: a failed build shows its diagnostics as the CLI
+//! prints them, through `Display` and `Debug` alike, so that `.unwrap()` and
+//! `.expect()` in a build script print a readable error.
+
+use protocol_dsl::Builder;
+
+fn failed_build() -> (protocol_dsl::builder::BuildError, String) {
+    let spec =
+        crate::workspace_root().join("protocol-dsl/tests/fixtures/invalid/E0205-number-vs-not-found.proto");
+    let compiled = protocol_dsl::compile_file(&spec).expect("the fixture is readable");
+    let err = Builder::new()
+        .out_dir(env!("CARGO_TARGET_TMPDIR"))
+        .emit_rerun_if_changed(false)
+        .compile(&[&spec])
+        .expect_err("the spec has an error");
+    (err, compiled.render(false))
+}
+
+#[test]
+fn debug_is_the_rendered_diagnostics() {
+    let (err, rendered) = failed_build();
+    let debug = format!("{err:?}");
+    assert!(
+        !debug.contains("BuildError {"),
+        "Debug is not the struct:\n{debug}"
+    );
+    assert!(debug.contains("error[E0205]"), "{debug}");
+    assert!(
+        debug.contains("\n  --> "),
+        "a real newline before the `-->` line:\n{debug}"
+    );
+    assert_eq!(
+        debug, rendered,
+        "Debug prints the diagnostics as `conformance check` does"
+    );
+    assert_eq!(format!("{err:#?}"), rendered);
+}
+
+#[test]
+fn display_is_the_rendered_diagnostics() {
+    let (err, rendered) = failed_build();
+    assert_eq!(err.to_string(), rendered);
+}
+
+#[test]
+fn unwrap_shows_the_diagnostics() {
+    let (err, rendered) = failed_build();
+    let panic = std::panic::catch_unwind(|| {
+        Err::<(), _>(err).unwrap();
+    })
+    .expect_err("unwrap panics");
+    let message = panic.downcast_ref::<String>().expect("a formatted panic message");
+    assert!(message.ends_with(&rendered), "{message}");
+}
