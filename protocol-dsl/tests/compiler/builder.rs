@@ -4,15 +4,20 @@
 
 use protocol_dsl::Builder;
 
-fn failed_build() -> (protocol_dsl::builder::BuildError, String) {
-    let spec =
-        crate::workspace_root().join("protocol-dsl/tests/fixtures/invalid/E0205-number-vs-not-found.proto");
-    let compiled = protocol_dsl::compile_file(&spec).expect("the fixture is readable");
-    let err = Builder::new()
+fn invalid_spec() -> std::path::PathBuf {
+    crate::workspace_root().join("protocol-dsl/tests/fixtures/invalid/E0205-number-vs-not-found.proto")
+}
+
+fn builder() -> Builder {
+    Builder::new()
         .out_dir(env!("CARGO_TARGET_TMPDIR"))
         .emit_rerun_if_changed(false)
-        .compile(&[&spec])
-        .expect_err("the spec has an error");
+}
+
+fn failed_build() -> (protocol_dsl::builder::BuildError, String) {
+    let spec = invalid_spec();
+    let compiled = protocol_dsl::compile_file(&spec).expect("the fixture is readable");
+    let err = builder().compile(&[&spec]).expect_err("the spec has an error");
     (err, compiled.render(false))
 }
 
@@ -44,11 +49,15 @@ fn display_is_the_rendered_diagnostics() {
 
 #[test]
 fn unwrap_shows_the_diagnostics() {
-    let (err, rendered) = failed_build();
+    let (_, rendered) = failed_build();
     let panic = std::panic::catch_unwind(|| {
-        Err::<(), _>(err).unwrap();
+        builder().compile(&[invalid_spec()]).unwrap();
     })
     .expect_err("unwrap panics");
     let message = panic.downcast_ref::<String>().expect("a formatted panic message");
+    assert!(
+        message.starts_with("called `Result::unwrap()` on an `Err` value: error[E0205]"),
+        "{message}"
+    );
     assert!(message.ends_with(&rendered), "{message}");
 }
