@@ -7,25 +7,43 @@
 //! ```
 //!
 //! and in the crate: `protocol_runtime::include_protocol!("greeting");`
+//!
+//! A spec with an error fails the build with its diagnostics, printed as
+//! `conformance check` prints them: [`BuildError`]'s `Debug` and `Display`
+//! are both the rendered text, so `.unwrap()` shows
+//!
+//! ```text
+//! called `Result::unwrap()` on an `Err` value: error[E0205]: messages `Value` and `NotFound` cannot be told apart in a reply to `Incr` in state `Ready`
+//!   --> ../specs/counters.proto:9:34
+//!   |
+//! 9 |         exchange Incr -> Value | NotFound;
+//! ...
+//! ```
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::codegen::{self, Options};
 
-/// Why specs could not be compiled: every diagnostic, rendered.
-#[derive(Debug)]
+/// Why specs could not be compiled: every diagnostic, rendered as
+/// `conformance check` prints them (`error[E0205]: ...`, `--> file:line:col`,
+/// the source line and carets).
+///
+/// `Debug` prints the same text as `Display`, not the struct, so that
+/// `.unwrap()` or `.expect()` in a build script shows the diagnostics
+/// line by line, as rustc shows its own errors.
+#[derive(thiserror::Error)]
+#[error("{message}")]
 pub struct BuildError {
+    /// The rendered diagnostics (or why a file could not be read or written).
     pub message: String,
 }
 
-impl fmt::Display for BuildError {
+impl fmt::Debug for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
-
-impl std::error::Error for BuildError {}
 
 /// Compiles specs into `OUT_DIR`, one `<protocol name>.rs` each, with clients
 /// and servers.
@@ -82,7 +100,10 @@ impl Builder {
         self
     }
 
-    /// Compiles each spec; returns the files written.
+    /// Compiles each spec; returns the files written. On an error in any
+    /// spec it returns every spec's diagnostics in one [`BuildError`], whose
+    /// `Debug` is the rendered text: `.unwrap()` in `build.rs` prints them as
+    /// `conformance check` does.
     pub fn compile(&self, paths: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, BuildError> {
         let out_dir = match &self.out_dir {
             Some(d) => d.clone(),

@@ -15,3 +15,10 @@ use proc_macro::TokenStream;
 pub fn protocol(input: TokenStream) -> TokenStream {
     protocol_dsl::macro_support::expand(input.into()).into()
 }
+
+/// The guide to the generated code, `docs/generated-code.md`: its Rust
+/// examples are compiled (and those not marked `no_run` run) as this crate's
+/// doctests, so an example that stops compiling fails `cargo test`.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/generated-code.md")]
+mod generated_code_guide {}

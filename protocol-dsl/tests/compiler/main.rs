@@ -1,5 +1,6 @@
 //! The compiler's integration tests, one module per area.
 
+mod builder;
 mod docs;
 mod fixtures;
 mod nonsense;

@@ -1,4 +1,5 @@
 //! The proc-macro's integration tests, one module per area.
 
 mod generated;
+mod guide;
 mod ui;
