@@ -112,8 +112,25 @@ fn describe(r: Rule) -> Option<&'static str> {
     })
 }
 
+/// Where `p` is written: from its first to its last character, without the
+/// blanks and comments the grammar skips after it (a step without fields
+/// ends at its name, not at the next line).
 fn span(p: &Pair<'_, Rule>) -> Span {
-    Span::new(p.as_span().start(), p.as_span().end())
+    Span::new(p.as_span().start(), end(p))
+}
+
+/// The end of `p`'s last token: rules that close with a literal end there;
+/// any other rule ends where its last part does.
+fn end(p: &Pair<'_, Rule>) -> usize {
+    match p.as_rule() {
+        Rule::fields | Rule::list | Rule::regex => p.as_span().end(),
+        Rule::wildcard => p.as_span().start() + 1,
+        _ => p
+            .clone()
+            .into_inner()
+            .last()
+            .map_or(p.as_span().end(), |last| end(&last)),
+    }
 }
 
 fn role(p: Pair<'_, Rule>) -> Role {
