@@ -63,7 +63,10 @@ pub enum Action {
         within: Option<Duration>,
     },
     RawSend(Vec<u8>),
-    RawExpect(Vec<u8>),
+    RawExpect {
+        bytes: Vec<u8>,
+        within: Option<Duration>,
+    },
     /// The peer sends nothing for this long.
     ExpectSilence(Duration),
     ExpectClose(Option<Duration>),
@@ -151,10 +154,13 @@ impl Checker<'_> {
         let mut concrete = 0usize;
         for step in &case.steps {
             let action = match &step.kind {
-                StepKind::Raw { role, bytes } if *role == self.played => Action::RawSend(bytes.clone()),
-                StepKind::Raw { bytes, .. } => {
+                StepKind::Raw { role, bytes, .. } if *role == self.played => Action::RawSend(bytes.clone()),
+                StepKind::Raw { bytes, within, .. } => {
                     concrete += 1;
-                    Action::RawExpect(bytes.clone())
+                    Action::RawExpect {
+                        bytes: bytes.clone(),
+                        within: *within,
+                    }
                 }
                 StepKind::Silent { role, duration } if *role != self.played => {
                     concrete += 1;

@@ -206,6 +206,7 @@ fn step(p: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> Step {
             StepKind::Raw {
                 role: r,
                 bytes: bytes(b.clone(), errors),
+                within,
             }
         }
         Rule::silent_step => {

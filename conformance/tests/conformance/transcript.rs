@@ -71,3 +71,54 @@ fn a_step_out_of_order_is_reported_once() {
     assert!(out.contains("field `name` takes a string"), "{out}");
     assert_eq!(out.matches("error").count(), 2, "{out}");
 }
+
+/// Plays the one case of `text` against a server that accepts and never
+/// sends; returns how long the case took to fail.
+async fn against_a_silent_server(text: &str) -> std::time::Duration {
+    use conformance::runner::{run_case, Outcome, RunConfig, Split};
+    use protocol_runtime::transport::Address;
+
+    let suite = conformance::transcript::load_str(Path::new("case.transcript"), text, Role::Client)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (conn, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        drop(conn);
+    });
+    let cfg = RunConfig {
+        target: Address::Tcp(addr.to_string()),
+        tls: None,
+        split: Split::Whole,
+        prefix: "t-".into(),
+        step_timeout: std::time::Duration::from_secs(5),
+        connect_timeout: std::time::Duration::from_secs(2),
+    };
+    let started = std::time::Instant::now();
+    let report = run_case(&suite, &suite.cases[0], &cfg).await;
+    let took = started.elapsed();
+    server.abort();
+    assert!(
+        matches!(report.outcome, Outcome::Failed(_)),
+        "{:?}",
+        report.outcome
+    );
+    took
+}
+
+/// A case's `timeout` applies to its raw expectations as to its messages.
+#[tokio::test]
+async fn a_raw_step_waits_the_case_timeout() {
+    let took =
+        against_a_silent_server("spec echo\n\ncase \"raw\" timeout 300ms\n  raw server \"never\"\n").await;
+    assert!(took < std::time::Duration::from_secs(2), "waited {took:?}");
+}
+
+/// A raw expectation takes `within`, as a message does.
+#[tokio::test]
+async fn a_raw_step_takes_within() {
+    let took =
+        against_a_silent_server("spec echo\n\ncase \"raw\"\n  raw server \"never\" within 300ms\n").await;
+    assert!(took < std::time::Duration::from_secs(2), "waited {took:?}");
+}
