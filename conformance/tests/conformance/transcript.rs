@@ -122,3 +122,16 @@ async fn a_raw_step_takes_within() {
         against_a_silent_server("spec echo\n\ncase \"raw\"\n  raw server \"never\" within 300ms\n").await;
     assert!(took < std::time::Duration::from_secs(2), "waited {took:?}");
 }
+
+/// `|` between field values is not the language's way to list acceptable
+/// answers: the error says how they are written, and where to read more.
+#[test]
+fn alternatives_between_field_values_say_how_alternatives_are_written() {
+    let out = errors(
+        "spec memcached\n\ncase \"either\"\n  client Get { cmd: \"get\", keys: [\"k\"] }\n  server Value { key: \"k\", flags: \"0\" | \"2\", cas: none, data: \"x\" }\n  server End\n",
+    );
+    assert!(!out.contains("expected a value"), "{out}");
+    assert!(out.contains("alternatives are written"), "{out}");
+    assert!(out.contains("Several acceptable answers"), "{out}");
+    insta::assert_snapshot!(out);
+}
