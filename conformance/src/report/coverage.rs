@@ -1,9 +1,11 @@
 //! Coverage: which states and transitions of each spec a run exercised, and
 //! which it never did (a suite that never takes a rule proves nothing about it).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use protocol_dsl::ast::{Decl, StateItem};
+use protocol_runtime::layout::Span;
 use protocol_runtime::session::Covered;
 use protocol_runtime::spec::{Protocol, Reply, RuleKind, StateId, Target};
 
@@ -86,6 +88,7 @@ pub fn compute(suites: &[Arc<Suite>], cases: &[CaseReport]) -> Vec<SpecCoverage>
             .collect();
         let all = transitions(p);
         let source = &suite.spec_source;
+        let otherwise_at = otherwise_spans(source);
         let missing = all
             .iter()
             .filter(|t| !taken.contains(t))
@@ -107,7 +110,13 @@ pub fn compute(suites: &[Arc<Suite>], cases: &[CaseReport]) -> Vec<SpecCoverage>
                             .as_ref()
                             .map_or(String::new(), |r| protocol_dsl::dump::reply_text(p, r))
                     ),
-                    at: line_of(source, p.states[state].span),
+                    at: line_of(
+                        source,
+                        otherwise_at
+                            .get(&p.states[state].name)
+                            .copied()
+                            .unwrap_or(p.states[state].span),
+                    ),
                 },
             })
             .collect::<Vec<_>>();
@@ -123,7 +132,28 @@ pub fn compute(suites: &[Arc<Suite>], cases: &[CaseReport]) -> Vec<SpecCoverage>
     out
 }
 
-fn line_of(source: &protocol_dsl::Source, span: protocol_runtime::layout::Span) -> String {
+/// The span of each state's `otherwise` rule, by state name. The IR keeps
+/// only the rule's reply, so the spec's text is parsed again for the rule
+/// itself (as lowering does, the last `otherwise` of a state counts).
+fn otherwise_spans(source: &protocol_dsl::Source) -> HashMap<String, Span> {
+    let mut diags = protocol_dsl::Diagnostics::default();
+    let Some(ast) = protocol_dsl::parse::parse(&source.text, &mut diags) else {
+        return HashMap::new();
+    };
+    let mut out = HashMap::new();
+    for decl in &ast.decls {
+        if let Decl::State(st) = decl {
+            for item in &st.items {
+                if let StateItem::Otherwise { span, .. } = item {
+                    out.insert(st.name.name.clone(), *span);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn line_of(source: &protocol_dsl::Source, span: Span) -> String {
     let (line, _) = source.line_col(span.start as usize);
     format!("{}:{line}", source.name)
 }

@@ -393,20 +393,24 @@ impl Player<'_> {
                     };
                 }
             }
-            Action::RawExpect(want) => {
+            Action::RawExpect { bytes: want, within } => {
                 let want = matching::prefix_bytes(want, &self.cfg.prefix);
-                let got = self
-                    .conn
-                    .recv_raw(want.len(), self.cfg.step_timeout)
-                    .await
-                    .map_err(|e| self.fail(i, format!("\"{}\"", want.escape_ascii()), e.to_string(), None))?;
+                let timeout = self.timeout(*within);
+                let got =
+                    self.conn.recv_raw(want.len(), timeout).await.map_err(|e| {
+                        self.fail(i, format!("\"{}\"", want.escape_ascii()), e.to_string(), None)
+                    })?;
                 if got[..] == want[..] {
                     Ok(())
                 } else {
                     let what = if got.len() < want.len() {
-                        "fewer bytes before the peer stopped"
+                        format!(
+                            "{} of {} bytes before the peer stopped (waited at most {timeout:?})",
+                            got.len(),
+                            want.len()
+                        )
                     } else {
-                        "different bytes"
+                        "different bytes".into()
                     };
                     Err(self.fail(i, format!("\"{}\"", want.escape_ascii()), what, Some(&got)))
                 }

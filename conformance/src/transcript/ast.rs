@@ -34,6 +34,7 @@ pub enum StepKind {
     Raw {
         role: Role,
         bytes: Vec<u8>,
+        within: Option<Duration>,
     },
     /// `role` sends nothing for this long.
     Silent {

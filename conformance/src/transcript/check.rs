@@ -63,7 +63,10 @@ pub enum Action {
         within: Option<Duration>,
     },
     RawSend(Vec<u8>),
-    RawExpect(Vec<u8>),
+    RawExpect {
+        bytes: Vec<u8>,
+        within: Option<Duration>,
+    },
     /// The peer sends nothing for this long.
     ExpectSilence(Duration),
     ExpectClose(Option<Duration>),
@@ -96,6 +99,10 @@ struct Checker<'a> {
     played: Role,
     text: &'a str,
     errors: Vec<TranscriptError>,
+    /// The case's model no longer knows the spec's state (a step it could
+    /// not follow was reported): the order of the rest of the case is not
+    /// checked, so one mistake is not reported again at every later step.
+    lost: bool,
 }
 
 /// Checks with the transcript's text at hand, for line numbers and step texts.
@@ -110,6 +117,7 @@ pub fn check(
         played,
         text,
         errors: Vec::new(),
+        lost: false,
     };
     let cases = t.cases.iter().map(|case| c.case(case)).collect();
     if c.errors.is_empty() {
@@ -139,16 +147,20 @@ impl Checker<'_> {
         let now = Instant::now();
         // Two models of the conversation, one per side, to check the order.
         let mut model = Session::new(self.spec.clone(), self.played, now);
+        self.lost = false;
         let mut steps = Vec::new();
         let errors_before = self.errors.len();
         let mut expectations = 0usize;
         let mut concrete = 0usize;
         for step in &case.steps {
             let action = match &step.kind {
-                StepKind::Raw { role, bytes } if *role == self.played => Action::RawSend(bytes.clone()),
-                StepKind::Raw { bytes, .. } => {
+                StepKind::Raw { role, bytes, .. } if *role == self.played => Action::RawSend(bytes.clone()),
+                StepKind::Raw { bytes, within, .. } => {
                     concrete += 1;
-                    Action::RawExpect(bytes.clone())
+                    Action::RawExpect {
+                        bytes: bytes.clone(),
+                        within: *within,
+                    }
                 }
                 StepKind::Silent { role, duration } if *role != self.played => {
                     concrete += 1;
@@ -179,9 +191,13 @@ impl Checker<'_> {
                 }
                 StepKind::Closes { .. } => Action::Close,
                 StepKind::HalfCloses { .. } => {
-                    if let Err(e) = model.shutdown_write(now) {
-                        self.errors
-                            .push(TranscriptError::new(step.span, e.to_string()).label("not allowed here"));
+                    if !self.lost {
+                        if let Err(e) = model.shutdown_write(now) {
+                            self.errors.push(
+                                TranscriptError::new(step.span, e.to_string()).label("not allowed here"),
+                            );
+                            self.lost = true;
+                        }
                     }
                     Action::HalfClose
                 }
@@ -270,7 +286,8 @@ impl Checker<'_> {
         Some(id)
     }
 
-    /// The fields of `alt` in layout order, each checked; `None` if any is wrong.
+    /// The fields of `alt` in layout order, each checked (`None` where a
+    /// field is wrong or missing), and whether all of them are right.
     fn fields<T>(
         &mut self,
         id: MessageId,
@@ -278,7 +295,7 @@ impl Checker<'_> {
         mut convert: impl FnMut(&mut Self, &FieldDef, &ValueExpr) -> Option<T>,
         derived: impl Fn() -> T,
         missing: impl Fn(&FieldDef) -> Option<T>,
-    ) -> Option<Vec<T>> {
+    ) -> (Vec<Option<T>>, bool) {
         let layout = &self.spec.messages[id].layout;
         let mut ok = true;
         for f in &alt.fields {
@@ -331,17 +348,19 @@ impl Checker<'_> {
         let mut out = Vec::new();
         for d in &layout.fields.clone() {
             if d.derived {
-                out.push(derived());
+                out.push(Some(derived()));
                 continue;
             }
             match alt.fields.iter().find(|f| f.name == d.name) {
-                Some(f) => match convert(self, d, &f.value) {
-                    Some(v) => out.push(v),
-                    None => ok = false,
-                },
+                Some(f) => {
+                    let v = convert(self, d, &f.value);
+                    ok &= v.is_some();
+                    out.push(v);
+                }
                 None => match missing(d) {
-                    Some(v) => out.push(v),
+                    Some(v) => out.push(Some(v)),
                     None => {
+                        out.push(None);
                         self.errors.push(
                             TranscriptError::new(
                                 alt.span,
@@ -355,7 +374,7 @@ impl Checker<'_> {
                 },
             }
         }
-        ok.then_some(out)
+        (out, ok)
     }
 
     fn send(&mut self, role: &Role, alts: &[Alternative], span: Span, model: &mut Session) -> Option<Action> {
@@ -365,28 +384,41 @@ impl Checker<'_> {
                     .label("this run plays this side")
                     .help("alternatives (`A | B`) are for what the peer may send"),
             );
+            self.lost = true;
             return None;
         }
         let alt = &alts[0];
-        let id = self.message(alt, *role)?;
-        let templates = self.fields(
+        let Some(id) = self.message(alt, *role) else {
+            self.lost = true;
+            return None;
+        };
+        let (templates, ok) = self.fields(
             id,
             alt,
             |c, d, v| c.template(d, &d.ty, v),
             || Template::Derived,
             |d| (d.ty == FieldType::Flag).then_some(Template::Value(Value::Bool(false))),
-        )?;
-        let values: Vec<Value> = templates.iter().map(model_value).collect();
-        if let Err(e) = model.observe(*role, &Message::new(id, values), Instant::now()) {
-            self.errors.push(
-                TranscriptError::new(alt.span, order_message(&e))
-                    .label("the spec's state machine does not allow this here"),
-            );
+        );
+        // A wrong field is reported; the model moves on as if it were right.
+        let values: Vec<Value> = templates
+            .iter()
+            .map(|t| t.as_ref().map_or(Value::Absent, model_value))
+            .collect();
+        if !self.lost {
+            if let Err(e) = model.observe(*role, &Message::new(id, values), Instant::now()) {
+                // With a wrong field, the spec's rule may hang on the value
+                // the field was meant to have: only the field is reported.
+                if ok {
+                    self.errors.push(
+                        TranscriptError::new(alt.span, order_message(&e))
+                            .label("the spec's state machine does not allow this here"),
+                    );
+                }
+                self.lost = true;
+            }
         }
-        Some(Action::Send {
-            message: id,
-            fields: templates,
-        })
+        let fields = templates.into_iter().collect::<Option<Vec<_>>>().filter(|_| ok)?;
+        Some(Action::Send { message: id, fields })
     }
 
     fn expect(
@@ -398,38 +430,58 @@ impl Checker<'_> {
     ) -> Option<(Action, bool)> {
         let mut expected = Vec::new();
         let mut all_wild = true;
+        let mut ok = true;
+        // Every alternative is checked, even after a wrong one.
         for alt in alts {
-            let id = self.message(alt, role)?;
-            let matchers = self.fields(
+            let Some(id) = self.message(alt, role) else {
+                ok = false;
+                self.lost = true;
+                continue;
+            };
+            let (matchers, fields_ok) = self.fields(
                 id,
                 alt,
                 |c, d, v| c.matcher(d, &d.ty, v),
                 || Matcher::Any,
                 |d| (d.ty == FieldType::Flag).then_some(Matcher::Any),
-            )?;
+            );
+            ok &= fields_ok;
+            // A wrong field is reported; the model moves on as if it were right.
+            let matchers: Vec<Matcher> = matchers.into_iter().map(|m| m.unwrap_or(Matcher::Any)).collect();
             all_wild &= matchers.iter().all(Matcher::is_wildcard) && !matchers.is_empty();
-            expected.push(Expected {
-                message: id,
-                fields: matchers,
-            });
+            expected.push((
+                alt,
+                Expected {
+                    message: id,
+                    fields: matchers,
+                },
+            ));
         }
         // Every alternative must be possible here; the first one moves the model.
-        let mut first = None;
-        for (i, e) in expected.iter().enumerate() {
-            let values: Vec<Value> = e.fields.iter().map(|_| Value::Absent).collect();
-            let mut probe = model.clone();
-            if let Err(err) = probe.observe(role, &Message::new(e.message, values), Instant::now()) {
-                self.errors.push(
-                    TranscriptError::new(alts[i].span, order_message(&err))
-                        .label("the spec's state machine does not allow this here"),
-                );
-                return None;
+        if !self.lost {
+            let mut first = None;
+            for (alt, e) in &expected {
+                let values: Vec<Value> = e.fields.iter().map(|_| Value::Absent).collect();
+                let mut probe = model.clone();
+                if let Err(err) = probe.observe(role, &Message::new(e.message, values), Instant::now()) {
+                    self.errors.push(
+                        TranscriptError::new(alt.span, order_message(&err))
+                            .label("the spec's state machine does not allow this here"),
+                    );
+                    self.lost = true;
+                    ok = false;
+                    break;
+                }
+                first.get_or_insert(probe);
             }
-            first.get_or_insert(probe);
+            if let (Some(next), false) = (first, self.lost) {
+                *model = next;
+            }
         }
-        if let Some(next) = first {
-            *model = next;
+        if !ok {
+            return None;
         }
+        let expected = expected.into_iter().map(|(_, e)| e).collect();
         Some((
             Action::Expect {
                 alternatives: expected,

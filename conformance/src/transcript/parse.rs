@@ -112,8 +112,25 @@ fn describe(r: Rule) -> Option<&'static str> {
     })
 }
 
+/// Where `p` is written: from its first to its last character, without the
+/// blanks and comments the grammar skips after it (a step without fields
+/// ends at its name, not at the next line).
 fn span(p: &Pair<'_, Rule>) -> Span {
-    Span::new(p.as_span().start(), p.as_span().end())
+    Span::new(p.as_span().start(), end(p))
+}
+
+/// The end of `p`'s last token: rules that close with a literal end there;
+/// any other rule ends where its last part does.
+fn end(p: &Pair<'_, Rule>) -> usize {
+    match p.as_rule() {
+        Rule::fields | Rule::list | Rule::regex => p.as_span().end(),
+        Rule::wildcard => p.as_span().start() + 1,
+        _ => p
+            .clone()
+            .into_inner()
+            .last()
+            .map_or(p.as_span().end(), |last| end(&last)),
+    }
 }
 
 fn role(p: Pair<'_, Rule>) -> Role {
@@ -189,6 +206,7 @@ fn step(p: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> Step {
             StepKind::Raw {
                 role: r,
                 bytes: bytes(b.clone(), errors),
+                within,
             }
         }
         Rule::silent_step => {
@@ -228,11 +246,15 @@ fn alternative(p: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> Alternat
     let fields = inner
         .next()
         .map(|f| {
+            let count = f.clone().into_inner().count();
             f.into_inner()
                 .map(|field| {
                     let mut fi = field.into_inner();
                     let n = fi.next().expect("grammar: field name");
                     let v = fi.next().expect("grammar: field value");
+                    if let Some(choice) = fi.next() {
+                        errors.push(value_choice(name.as_str(), &n, &v, &choice, count > 1));
+                    }
                     FieldExpr {
                         name: n.as_str().to_string(),
                         name_span: span(&n),
@@ -248,6 +270,37 @@ fn alternative(p: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> Alternat
         fields,
         span: sp,
     }
+}
+
+/// The error for `field: a | b`: alternatives are whole messages, and the
+/// error shows them written out with this step's message and values.
+fn value_choice(
+    message: &str,
+    field: &Pair<'_, Rule>,
+    first: &Pair<'_, Rule>,
+    choice: &Pair<'_, Rule>,
+    more_fields: bool,
+) -> TranscriptError {
+    let rest = if more_fields { ", ..." } else { "" };
+    let written: Vec<String> = std::iter::once(first.clone())
+        .chain(choice.clone().into_inner())
+        .map(|v| {
+            format!(
+                "{message} {{ {}: {}{rest} }}",
+                field.as_str(),
+                v.as_str().trim_end()
+            )
+        })
+        .collect();
+    TranscriptError::new(
+        span(choice),
+        format!(
+            "alternatives are written as whole messages, not as values of a field: `{}`; see \"Several acceptable answers\" in docs/transcripts.md",
+            written.join(" | ")
+        ),
+    )
+    .label("a field takes one value")
+    .help("alternatives are for what the peer may send; for a text field, a pattern such as `/a|b/` also accepts either value")
 }
 
 fn value(p: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> ValueExpr {

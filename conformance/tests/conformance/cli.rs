@@ -180,3 +180,28 @@ fn coverage_is_reported() {
         "{out}"
     );
 }
+
+/// An `otherwise` never taken is named at its own line, not at its state's.
+#[test]
+fn coverage_names_the_line_of_an_unexercised_otherwise() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one = dir.path().join("one.transcript");
+    std::fs::write(
+        &one,
+        "spec memcached_get\n\ncase \"a miss\"\n  client Get { cmd: \"get\", keys: [\"{prefix}nope\"] }\n  server End\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(conformance().arg("run").arg(&one));
+    assert_eq!(code, 0, "{out}");
+    let spec = std::fs::read_to_string(crate::workspace_root().join("specs/memcached_get.proto")).unwrap();
+    let line = 1 + spec
+        .lines()
+        .position(|l| l.trim_start().starts_with("otherwise"))
+        .expect("memcached_get has an `otherwise`");
+    assert!(
+        out.contains(&format!(
+            "never exercised: state `Ready`: `otherwise -> Error | ClientError | ServerError` (specs/memcached_get.proto:{line})"
+        )),
+        "{out}"
+    );
+}

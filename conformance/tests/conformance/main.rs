@@ -7,6 +7,7 @@ mod graph;
 mod record;
 mod serve;
 mod sweep;
+mod transcript;
 
 use std::path::PathBuf;
 
