@@ -11,6 +11,7 @@
 //! bytes); `version` takes no arguments; a multi-get holds at most 256 keys.
 
 pub mod server;
+pub mod stats;
 pub mod store;
 pub mod unrecognized;
 
