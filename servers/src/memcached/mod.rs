@@ -9,8 +9,62 @@
 //! the connection (memcached answers `CLIENT_ERROR bad data chunk` and reads
 //! on); keys are tokens of printable bytes (memcached stores keys with control
 //! bytes); `version` takes no arguments; a multi-get holds at most 256 keys.
+//!
+//! `stats` and its groups ([`stats`]) send every name memcached 1.6.18
+//! sends, in its order. Where this server keeps the number the name is for,
+//! the value is real; slab classes are not allocated but derived from each
+//! item's size as memcached's `slabs_init` lays them out, so `stats items`
+//! and `stats slabs` list the classes memcached would file the items under,
+//! with the pages those items would take (memcached keeps a page once a
+//! class took it; here a class with no items is not listed). These names are
+//! constants, because this server has nothing they could count:
+//!
+//! - `libevent` is `none`: connections run on tokio, not libevent.
+//! - `response_obj_*`, `read_buf_*`, `reserved_fds`, `conn_yields`: memcached's
+//!   own buffer pools, descriptor reserve and per-event request budget; the
+//!   runtime has none of them. `0`.
+//! - `hash_power_level`, `hash_bytes`, `hash_is_expanding`, `hashpower_init`:
+//!   memcached's hash table; the store is a `hashlink` map. `0`;
+//!   `hash_algorithm` is `foldhash`.
+//! - `slab_reassign_*`, `slabs_moved`, `slab_global_page_pool`,
+//!   `slab_reassign` (`no`), `slab_automove` (`0`), `slab_automove_*`: no
+//!   slab pages to move.
+//! - `lru_crawler*`, `crawler_*`, `lru_maintainer_*`, `moves_*`,
+//!   `direct_reclaims`, `lrutail_reflocked`, `lru_bumps_dropped`,
+//!   `tailrepairs`, `tail_repair_time`, `number_hot`/`number_warm`,
+//!   `age_hot`/`age_warm`, `hits_to_*`, `evicted_active`: one LRU list and no
+//!   background threads (no segmented LRU, crawler or maintainer);
+//!   `number_cold` is the class's item count, since memcached keeps idle
+//!   items in its cold segment. `lru_segmented` and `lru_crawler` are `no`;
+//!   `hot_lru_pct` and the like keep memcached's defaults.
+//! - `malloc_fails`, `log_*`, `unexpected_napi_ids`, `round_robin_fallback`,
+//!   `num_napi_ids`, `watcher_logbuf_size`, `worker_logbuf_size`: no log
+//!   watchers, NAPI ids or allocator failures reported.
+//! - `cmd_meta`, `auth_cmds`, `auth_errors`: the spec has no meta commands
+//!   and no authentication. `0`.
+//! - `get_flushed`: `flush_all` drops the items it invalidates at once
+//!   (memcached drops them when next looked up or crawled), so a get never
+//!   finds a flushed item. `0`.
+//! - `listen_disabled_num`, `time_in_listen_disabled_us`: the server keeps
+//!   accepting over its limit (it answers and closes, memcached's
+//!   `maxconns_fast`). `0`; `accepting_conns` is `1`.
+//! - `udpport`, `umask`, `shutdown_command`, `reqs_per_event`, `tcp_backlog`,
+//!   `oldest`, `temp_lru`, `temporary_ttl`, `read_buf_mem_limit`,
+//!   `inline_ascii_response`, `ext_*`, `ssl_*` but `ssl_enabled`,
+//!   `memory_file`: memcached's defaults for options this server does not
+//!   have.
+//!
+//! `stats conns` numbers connections from 1 in the order they came (memcached
+//! shows file descriptors) and lists each address a connection came to as a
+//! listener. `stats cachedump` and `lru_crawler metadump` answer with lines
+//! the spec has no message for (`ITEM key [N b; T s]`,
+//! `key=K exp=E la=L cas=C fetch=F cls=N size=S`): a cachedump of a class
+//! that holds items draws a `SERVER_ERROR` saying so, an empty or unknown
+//! class the `END` or `CLIENT_ERROR` memcached gives, and `lru_crawler`
+//! (no request of the spec) draws `ERROR`.
 
 pub mod server;
+pub mod stats;
 pub mod store;
 pub mod unrecognized;
 

@@ -6,20 +6,28 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 
 use protocol_runtime::bytes::Bytes;
 use protocol_runtime::server::{Accept, ServerStats};
+use protocol_runtime::transport::Stream;
 use protocol_runtime::Error as RtError;
 
 use crate::specs::memcached::dynamic::{Received, Server};
 use crate::specs::memcached::{self as mc, ClientMessage, ServerMessage};
 
+use super::stats::{self, ConnInfo, Conns};
 use super::store::{Delta, DeltaResult, Hit, Mode, Store, StoreConfig, Stored};
 use super::unrecognized::{self, Answer};
 use super::{Clock, MemcachedConfig, SystemClock, SPEC_MAX_DATA, VERSION};
+
+/// The spec's timeout (`timeout 5min;`), which `idle_timeout` reports unless
+/// the configuration overrides it.
+fn mc_spec_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(5 * 60)
+}
 
 /// What memcached sends a connection over its limit before closing it.
 pub const OVERLOAD_REPLY: &[u8] = b"ERROR Too many open connections\r\n";
@@ -59,15 +67,25 @@ pub async fn serve_with_clock(
 pub struct Shared {
     store: Mutex<Store>,
     clock: Arc<dyn Clock>,
-    started: u64,
-    threads: usize,
-    max_connections: usize,
+    pub(super) started: u64,
+    pub(super) threads: usize,
+    pub(super) max_connections: usize,
+    /// Seconds an idle connection is kept (`idle_timeout`).
+    pub(super) idle_timeout: u64,
+    /// Whether connections are served over TLS (`ssl_enabled`).
+    pub(super) tls: bool,
     server_stats: Option<Arc<ServerStats>>,
-    curr_connections: AtomicU64,
-    total_connections: AtomicU64,
+    pub(super) curr_connections: AtomicU64,
+    pub(super) total_connections: AtomicU64,
     /// `rejected` of the server's stats at the last `stats reset`.
-    rejected_base: AtomicU64,
-    bytes_read: AtomicU64,
+    pub(super) rejected_base: AtomicU64,
+    pub(super) bytes_read: AtomicU64,
+    pub(super) bytes_written: AtomicU64,
+    /// The last `verbosity` level set.
+    pub(super) verbosity: AtomicU64,
+    /// `stats detail on|off`.
+    pub(super) detail: AtomicBool,
+    conns: Mutex<Conns>,
 }
 
 /// Whether the connection goes on after a request.
@@ -96,10 +114,16 @@ impl Shared {
             threads: config.threads,
             max_connections: config.server.max_connections,
             server_stats,
+            idle_timeout: config.server.timeout.unwrap_or(mc_spec_timeout()).as_secs(),
+            tls: config.server.tls.is_some(),
             curr_connections: AtomicU64::new(0),
             total_connections: AtomicU64::new(0),
             rejected_base: AtomicU64::new(0),
             bytes_read: AtomicU64::new(0),
+            bytes_written: AtomicU64::new(0),
+            verbosity: AtomicU64::new(0),
+            detail: AtomicBool::new(false),
+            conns: Mutex::new(Conns::default()),
         }
     }
 
@@ -110,8 +134,14 @@ impl Shared {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Carries out one request, pushing its replies (none for `noreply`).
-    pub fn execute(&self, msg: ClientMessage, out: &mut Vec<ServerMessage>) -> Flow {
+    /// The open connections, locked (never across an await).
+    pub(super) fn conns(&self) -> MutexGuard<'_, Conns> {
+        self.conns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Carries out one request from connection `conn`, pushing its replies
+    /// (none for `noreply`).
+    pub fn execute(&self, conn: &ConnInfo, msg: ClientMessage, out: &mut Vec<ServerMessage>) -> Flow {
         let now = self.clock.now();
         match msg {
             ClientMessage::Set(m) => {
@@ -198,7 +228,7 @@ impl Shared {
                     out.push(mc::Ok.into());
                 }
             }
-            ClientMessage::Stats(m) => self.stats(m.args.as_deref(), now, out),
+            ClientMessage::Stats(m) => self.stats(conn, m.args.as_deref(), now, out),
             ClientMessage::Version(_) => out.push(
                 mc::VersionReply {
                     version: VERSION.into(),
@@ -206,6 +236,7 @@ impl Shared {
                 .into(),
             ),
             ClientMessage::Verbosity(m) => {
+                self.verbosity.store(m.level.into(), Ordering::Relaxed);
                 if !m.noreply {
                     out.push(mc::Ok.into());
                 }
@@ -230,137 +261,35 @@ impl Shared {
         }
     }
 
-    fn stats(&self, args: Option<&str>, now: u64, out: &mut Vec<ServerMessage>) {
-        let mut stat = |name: &str, value: String| {
-            out.push(
-                mc::Stat {
-                    name: name.into(),
-                    value,
-                }
-                .into(),
-            )
-        };
-        match args.map(str::trim).filter(|a| !a.is_empty()) {
-            None => {
-                for (name, value) in self.general_stats(now) {
-                    stat(name, value);
-                }
-            }
-            Some("settings") => {
-                let config = self.store().config();
-                stat("maxbytes", config.memory_limit.to_string());
-                stat("maxconns", self.max_connections.to_string());
-                stat("evictions", "on".into());
-                stat("num_threads", self.threads.to_string());
-                stat("cas_enabled", "yes".into());
-                stat("item_size_max", config.max_item_size.to_string());
-                stat("flush_enabled", "yes".into());
-            }
-            Some("reset") => {
-                self.store().reset_counters();
-                self.total_connections.store(0, Ordering::Relaxed);
-                self.bytes_read.store(0, Ordering::Relaxed);
-                self.rejected_base.store(self.rejected_total(), Ordering::Relaxed);
-                out.push(mc::Reset.into());
-                return;
-            }
-            // Size tracking is off, as in memcached without `-o track_sizes`.
-            Some("sizes") => stat("sizes_status", "disabled".into()),
-            // Per-prefix statistics are not kept; the switch is accepted.
-            Some("detail on" | "detail off") => {
-                out.push(mc::Ok.into());
-                return;
-            }
-            Some(_) => {
-                out.push(mc::Error { why: None }.into());
-                return;
-            }
-        }
-        out.push(mc::End.into());
-    }
-
-    /// `stats` without arguments: memcached's general statistics that this
-    /// server keeps, in memcached's order.
-    pub fn general_stats(&self, now: u64) -> Vec<(&'static str, String)> {
-        let store = self.store();
-        let c = store.counters().clone();
-        let (curr_items, bytes, limit) = (store.len(), store.bytes(), store.config().memory_limit);
-        drop(store);
-        let rejected = self
-            .rejected_total()
-            .saturating_sub(self.rejected_base.load(Ordering::Relaxed));
-        vec![
-            ("pid", std::process::id().to_string()),
-            ("uptime", now.saturating_sub(self.started).to_string()),
-            ("time", now.to_string()),
-            ("version", VERSION.to_string()),
-            ("pointer_size", (usize::BITS).to_string()),
-            ("max_connections", self.max_connections.to_string()),
-            (
-                "curr_connections",
-                self.curr_connections.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "total_connections",
-                self.total_connections.load(Ordering::Relaxed).to_string(),
-            ),
-            ("rejected_connections", rejected.to_string()),
-            ("cmd_get", c.cmd_get.to_string()),
-            ("cmd_set", c.cmd_set.to_string()),
-            ("cmd_flush", c.cmd_flush.to_string()),
-            ("cmd_touch", c.cmd_touch.to_string()),
-            ("get_hits", c.get_hits.to_string()),
-            ("get_misses", c.get_misses.to_string()),
-            ("get_expired", c.get_expired.to_string()),
-            ("delete_misses", c.delete_misses.to_string()),
-            ("delete_hits", c.delete_hits.to_string()),
-            ("incr_misses", c.incr_misses.to_string()),
-            ("incr_hits", c.incr_hits.to_string()),
-            ("decr_misses", c.decr_misses.to_string()),
-            ("decr_hits", c.decr_hits.to_string()),
-            ("cas_misses", c.cas_misses.to_string()),
-            ("cas_hits", c.cas_hits.to_string()),
-            ("cas_badval", c.cas_badval.to_string()),
-            ("touch_hits", c.touch_hits.to_string()),
-            ("touch_misses", c.touch_misses.to_string()),
-            ("store_too_large", c.store_too_large.to_string()),
-            ("store_no_memory", c.store_no_memory.to_string()),
-            ("bytes_read", self.bytes_read.load(Ordering::Relaxed).to_string()),
-            ("limit_maxbytes", limit.to_string()),
-            ("threads", self.threads.to_string()),
-            ("bytes", bytes.to_string()),
-            ("curr_items", curr_items.to_string()),
-            ("total_items", c.total_items.to_string()),
-            ("evictions", c.evictions.to_string()),
-            ("reclaimed", c.reclaimed.to_string()),
-        ]
-    }
-
-    fn rejected_total(&self) -> u64 {
+    pub(super) fn rejected_total(&self) -> u64 {
         self.server_stats
             .as_ref()
             .map_or(0, |s| s.rejected.load(Ordering::Relaxed))
     }
 
-    fn opened(&self) -> OpenConnection<'_> {
+    fn opened(&self, stream: &Stream) -> OpenConnection<'_> {
         self.curr_connections.fetch_add(1, Ordering::Relaxed);
         self.total_connections.fetch_add(1, Ordering::Relaxed);
-        OpenConnection(self)
+        let (addr, listen_addr) = stats::addresses(stream);
+        let info = self.conns().open(addr, listen_addr, self.clock.now());
+        OpenConnection(self, info)
     }
 }
 
-/// Counts a connection in `curr_connections` while it lives.
-struct OpenConnection<'a>(&'a Shared);
+/// Counts a connection in `curr_connections` and lists it in `stats conns`
+/// while it lives.
+struct OpenConnection<'a>(&'a Shared, Arc<ConnInfo>);
 
 impl Drop for OpenConnection<'_> {
     fn drop(&mut self) {
         self.0.curr_connections.fetch_sub(1, Ordering::Relaxed);
+        self.0.conns().close(self.1.id);
     }
 }
 
 /// Serves one connection until the client quits or closes.
 pub async fn handle(shared: Arc<Shared>, mut conn: Server) -> Result<(), RtError> {
-    let _open = shared.opened();
+    let open = shared.opened(conn.connection().get_ref());
     let mut replies = Vec::new();
     let mut counted = 0;
     // Roughly the bytes queued and not yet written.
@@ -382,8 +311,9 @@ pub async fn handle(shared: Arc<Shared>, mut conn: Server) -> Result<(), RtError
         let read = conn.connection().session().received_bytes();
         shared.bytes_read.fetch_add(read - counted, Ordering::Relaxed);
         counted = read;
+        open.1.last_cmd.store(shared.clock.now(), Ordering::Relaxed);
         let flow = match received {
-            Received::Message(msg) => shared.execute(msg, &mut replies),
+            Received::Message(msg) => shared.execute(&open.1, msg, &mut replies),
             Received::Discarded(msg, _) => {
                 shared.discarded(msg, &mut replies);
                 Flow::Continue
@@ -397,13 +327,13 @@ pub async fn handle(shared: Arc<Shared>, mut conn: Server) -> Result<(), RtError
             },
             Received::Closed => Flow::Quit,
         };
+        let mut written = 0;
         for reply in replies.drain(..) {
-            unflushed += match &reply {
-                ServerMessage::Value(v) => v.key.len() + v.data.len() + 64,
-                _ => 32,
-            };
+            written += stats::wire_len(&reply);
             conn.queue(reply)?;
         }
+        unflushed += written;
+        shared.bytes_written.fetch_add(written as u64, Ordering::Relaxed);
         if flow == Flow::Quit {
             // The client is gone or going: a failed last write is no fault.
             let _ = Box::pin(conn.close()).await;

@@ -10,6 +10,8 @@ use hashlink::LinkedHashMap;
 
 use protocol_runtime::bytes::{Bytes, BytesMut};
 
+use super::stats::{item_class, slab_classes};
+
 /// Keys are at most this many bytes (the spec enforces it too).
 pub const KEY_MAX: usize = 250;
 
@@ -20,9 +22,15 @@ pub const RELATIVE_EXPTIME_MAX: i64 = 60 * 60 * 24 * 30;
 /// `bytes`: a 48-byte header, the key's NUL, the data's CRLF and the cas.
 pub const ITEM_OVERHEAD: u64 = 48 + 1 + 2 + 8;
 
-/// What an item costs against the memory limit.
-pub fn item_size(key: &str, data: &[u8]) -> u64 {
-    ITEM_OVERHEAD + key.len() as u64 + data.len() as u64
+/// What memcached adds to an item whose flags are not 0: it keeps them
+/// after the key only then.
+pub const FLAGS_SIZE: u64 = 4;
+
+/// What an item costs against the memory limit (memcached's `bytes` and
+/// its item's total size, from which its slab class follows).
+pub fn item_size(key: &str, flags: u32, data: &[u8]) -> u64 {
+    let suffix = if flags == 0 { 0 } else { FLAGS_SIZE };
+    ITEM_OVERHEAD + suffix + key.len() as u64 + data.len() as u64
 }
 
 /// The store's limits.
@@ -120,18 +128,87 @@ pub struct Counters {
     pub touch_misses: u64,
     pub store_too_large: u64,
     pub store_no_memory: u64,
-    /// Items ever stored.
+    /// Items ever linked (an `incr`/`decr` whose number fits the old item
+    /// changes it in place and links none, as in memcached).
     pub total_items: u64,
     /// Live items dropped to make room.
     pub evictions: u64,
     /// Expired or flushed items dropped (on lookup or to make room).
     pub reclaimed: u64,
+    /// Reclaimed items that were never read.
+    pub expired_unfetched: u64,
+    /// Evicted items that were never read.
+    pub evicted_unfetched: u64,
+    /// Per slab class, indexed by class id (0 unused).
+    pub classes: Vec<ClassCounters>,
+}
+
+/// The counters memcached keeps per slab class (`stats slabs` and `stats
+/// items`), named as memcached names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClassCounters {
+    pub get_hits: u64,
+    pub cmd_set: u64,
+    pub delete_hits: u64,
+    pub incr_hits: u64,
+    pub decr_hits: u64,
+    pub cas_hits: u64,
+    pub cas_badval: u64,
+    pub touch_hits: u64,
+    pub evicted: u64,
+    /// Evicted items that had an expiry time.
+    pub evicted_nonzero: u64,
+    /// Seconds since the last evicted item was used, when it was evicted.
+    pub evicted_time: u64,
+    pub outofmemory: u64,
+    pub reclaimed: u64,
+    pub expired_unfetched: u64,
+    pub evicted_unfetched: u64,
+}
+
+impl Counters {
+    /// The counters of slab class `class`.
+    pub fn class(&self, class: u8) -> ClassCounters {
+        self.classes.get(usize::from(class)).cloned().unwrap_or_default()
+    }
+
+    fn class_mut(&mut self, class: u8) -> &mut ClassCounters {
+        let i = usize::from(class);
+        if self.classes.len() <= i {
+            self.classes
+                .resize(slab_classes().len().max(i) + 1, ClassCounters::default());
+        }
+        &mut self.classes[i]
+    }
+}
+
+/// What `stats items`, `stats slabs` and `stats cachedump` read of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemInfo<'a> {
+    pub key: &'a str,
+    /// [`item_size`].
+    pub size: u64,
+    pub class: u8,
+    pub data_len: usize,
+    /// When it expires (none: never).
+    pub expires: Option<u64>,
+    /// When it was last stored or read.
+    pub accessed: u64,
+    pub cas: u64,
+    /// Whether it has been read since it was stored.
+    pub fetched: bool,
 }
 
 #[derive(Debug)]
 struct Item {
     data: Bytes,
     flags: u32,
+    /// [`item_size`] and the slab class it falls in.
+    size: u64,
+    class: u8,
+    /// When the item was last stored or read, and whether it was read.
+    accessed: u64,
+    fetched: bool,
     /// When the item expires (it is invalid from that second on).
     expires: Option<u64>,
     cas: u64,
@@ -243,21 +320,26 @@ impl Store {
         if data.len() as u64 > self.config.max_item_size {
             return self.too_large(key, now);
         }
+        // memcached counts a set in the class of the item it allocates for
+        // the data sent.
         self.counters.cmd_set += 1;
+        self.counters
+            .class_mut(item_class(item_size(key, flags, data), data.len() as u64))
+            .cmd_set += 1;
         let old = self
             .live(key, now)
-            .map(|it| (it.flags, it.expires, it.cas, it.data.clone()));
+            .map(|it| (it.flags, it.expires, it.cas, it.data.clone(), it.class));
         let (flags, expires, data) = match (mode, old) {
             (Mode::Set, _) => (flags, expiry(exptime, now), Bytes::copy_from_slice(data)),
             (Mode::Add, Some(_)) => {
                 // A failed add still counts as a use, as in memcached.
-                self.bump(key);
+                self.bump(key, now);
                 return Stored::NotStored;
             }
             (Mode::Add, None) => (flags, expiry(exptime, now), Bytes::copy_from_slice(data)),
             (Mode::Replace | Mode::Append | Mode::Prepend, None) => return Stored::NotStored,
             (Mode::Replace, Some(_)) => (flags, expiry(exptime, now), Bytes::copy_from_slice(data)),
-            (Mode::Append | Mode::Prepend, Some((old_flags, old_expires, _, old_data))) => {
+            (Mode::Append | Mode::Prepend, Some((old_flags, old_expires, _, old_data, _))) => {
                 if (old_data.len() + data.len()) as u64 > self.config.max_item_size {
                     // memcached cannot allocate the joined item: NOT_STORED.
                     return Stored::NotStored;
@@ -276,12 +358,14 @@ impl Store {
                 self.counters.cas_misses += 1;
                 return Stored::NotFound;
             }
-            (Mode::Cas(unique), Some((_, _, cas, _))) => {
+            (Mode::Cas(unique), Some((_, _, cas, _, class))) => {
                 if cas != unique {
                     self.counters.cas_badval += 1;
+                    self.counters.class_mut(class).cas_badval += 1;
                     return Stored::Exists;
                 }
                 self.counters.cas_hits += 1;
+                self.counters.class_mut(class).cas_hits += 1;
                 (flags, expiry(exptime, now), Bytes::copy_from_slice(data))
             }
         };
@@ -306,104 +390,164 @@ impl Store {
         self.apply_flush(now);
         self.counters.cmd_get += 1;
         let expired_before = self.counters.reclaimed;
-        let hit = self.live_used(key, now).map(|it| Hit {
-            flags: it.flags,
-            cas: it.cas,
-            data: it.data.clone(),
+        let hit = self.live_used(key, now).map(|it| {
+            it.accessed = now;
+            it.fetched = true;
+            (
+                Hit {
+                    flags: it.flags,
+                    cas: it.cas,
+                    data: it.data.clone(),
+                },
+                it.class,
+            )
         });
         match hit {
-            Some(_) => self.counters.get_hits += 1,
+            Some((hit, class)) => {
+                self.counters.get_hits += 1;
+                self.counters.class_mut(class).get_hits += 1;
+                Some(hit)
+            }
             None => {
                 self.counters.get_misses += 1;
                 if self.counters.reclaimed > expired_before {
                     self.counters.get_expired += 1;
                 }
+                None
             }
         }
-        hit
     }
 
-    /// `gat`/`gats` of one key: a get that also sets the expiry time.
+    /// `gat`/`gats` of one key: a get that also sets the expiry time. As in
+    /// memcached it counts as a touch (`cmd_touch`, `touch_hits`,
+    /// `touch_misses`), not as a get.
     pub fn gat(&mut self, key: &str, exptime: i64, now: u64) -> Option<Hit> {
         self.apply_flush(now);
-        self.counters.cmd_get += 1;
         self.counters.cmd_touch += 1;
         let hit = self.live(key, now).map(|it| {
             it.expires = expiry(exptime, now);
-            Hit {
-                flags: it.flags,
-                cas: it.cas,
-                data: it.data.clone(),
-            }
+            it.accessed = now;
+            it.fetched = true;
+            (
+                Hit {
+                    flags: it.flags,
+                    cas: it.cas,
+                    data: it.data.clone(),
+                },
+                it.class,
+            )
         });
         match hit {
-            Some(_) => {
+            Some((hit, class)) => {
                 self.counters.touch_hits += 1;
-                self.bump(key);
+                self.counters.class_mut(class).touch_hits += 1;
+                self.bump(key, now);
+                Some(hit)
             }
-            None => self.counters.touch_misses += 1,
+            None => {
+                self.counters.touch_misses += 1;
+                None
+            }
         }
-        hit
     }
 
     /// `touch`: sets the expiry time; false when there is no such item.
     pub fn touch(&mut self, key: &str, exptime: i64, now: u64) -> bool {
         self.apply_flush(now);
         self.counters.cmd_touch += 1;
-        let found = match self.live(key, now) {
-            Some(it) => {
-                it.expires = expiry(exptime, now);
+        let class = self.live(key, now).map(|it| {
+            it.expires = expiry(exptime, now);
+            it.class
+        });
+        match class {
+            Some(class) => {
+                self.counters.touch_hits += 1;
+                self.counters.class_mut(class).touch_hits += 1;
+                self.bump(key, now);
                 true
             }
-            None => false,
-        };
-        if found {
-            self.counters.touch_hits += 1;
-            self.bump(key);
-        } else {
-            self.counters.touch_misses += 1;
+            None => {
+                self.counters.touch_misses += 1;
+                false
+            }
         }
-        found
     }
 
     /// `delete`: false when there is no such item.
     pub fn delete(&mut self, key: &str, now: u64) -> bool {
         self.apply_flush(now);
-        let found = self.live(key, now).is_some();
-        if found {
-            self.remove(key);
-            self.counters.delete_hits += 1;
-        } else {
-            self.counters.delete_misses += 1;
+        match self.live(key, now).map(|it| it.class) {
+            Some(class) => {
+                self.remove(key);
+                self.counters.delete_hits += 1;
+                self.counters.class_mut(class).delete_hits += 1;
+                true
+            }
+            None => {
+                self.counters.delete_misses += 1;
+                false
+            }
         }
-        found
     }
 
     /// `incr`/`decr`: the data must be a decimal number; incr wraps at
-    /// 2^64, decr stops at 0. The new number is stored with as many bytes as
-    /// it has digits, keeping the flags and expiry time, with a new cas.
+    /// 2^64, decr stops at 0. As in memcached, a new number that fits the
+    /// old data's length is written over it in place, padded with spaces
+    /// (the item keeps its length and links no new item, so `total_items`
+    /// does not move); a longer one is stored as a new item of as many bytes
+    /// as it has digits. Either way the item keeps its flags and expiry time
+    /// and gets a new cas.
     pub fn delta(&mut self, delta: Delta, key: &str, amount: u64, now: u64) -> DeltaResult {
         self.apply_flush(now);
-        let old = self
-            .live(key, now)
-            .map(|it| (it.flags, it.expires, parse_number(&it.data)));
-        let (hits, misses) = match delta {
-            Delta::Incr => (&mut self.counters.incr_hits, &mut self.counters.incr_misses),
-            Delta::Decr => (&mut self.counters.decr_hits, &mut self.counters.decr_misses),
-        };
-        let Some((flags, expires, number)) = old else {
-            *misses += 1;
+        let old = self.live(key, now).map(|it| {
+            (
+                it.flags,
+                it.expires,
+                it.class,
+                it.data.len(),
+                parse_number(&it.data),
+            )
+        });
+        let Some((flags, expires, class, old_len, number)) = old else {
+            match delta {
+                Delta::Incr => self.counters.incr_misses += 1,
+                Delta::Decr => self.counters.decr_misses += 1,
+            }
             return DeltaResult::NotFound;
         };
-        *hits += 1;
+        // memcached counts neither a hit nor a miss for non-numeric data.
         let Some(number) = number else {
             return DeltaResult::NonNumeric;
         };
+        let per_class = self.counters.class_mut(class);
+        match delta {
+            Delta::Incr => per_class.incr_hits += 1,
+            Delta::Decr => per_class.decr_hits += 1,
+        }
+        match delta {
+            Delta::Incr => self.counters.incr_hits += 1,
+            Delta::Decr => self.counters.decr_hits += 1,
+        }
         let value = match delta {
             Delta::Incr => number.wrapping_add(amount),
             Delta::Decr => number.saturating_sub(amount),
         };
-        let data = Bytes::from(value.to_string());
+        let digits = value.to_string();
+        if digits.len() <= old_len {
+            let mut data = BytesMut::with_capacity(old_len);
+            data.extend_from_slice(digits.as_bytes());
+            data.resize(old_len, b' ');
+            self.last_cas += 1;
+            let cas = self.last_cas;
+            if let Some(it) = self.items.get_mut(key) {
+                it.data = data.freeze();
+                it.cas = cas;
+                it.accessed = now;
+            }
+            self.bump(key, now);
+            return DeltaResult::Value(value);
+        }
+        let data = Bytes::from(digits);
         if data.len() as u64 > self.config.max_item_size {
             return DeltaResult::NoMemory;
         }
@@ -424,11 +568,27 @@ impl Store {
             Some(at) if delay > 0 && at > now => self.flush_at = Some(at),
             _ => {
                 self.flush_at = None;
-                self.counters.reclaimed += self.items.len() as u64;
-                self.items.clear();
+                for (_, item) in std::mem::take(&mut self.items) {
+                    self.count_reclaimed(&item);
+                }
                 self.bytes = 0;
             }
         }
+    }
+
+    /// Every item held, least recently used first (expired ones not yet
+    /// dropped included, as memcached lists them until it reclaims them).
+    pub fn items(&self) -> impl Iterator<Item = ItemInfo<'_>> {
+        self.items.iter().map(|(key, it)| ItemInfo {
+            key,
+            size: it.size,
+            class: it.class,
+            data_len: it.data.len(),
+            expires: it.expires,
+            accessed: it.accessed,
+            cas: it.cas,
+            fetched: it.fetched,
+        })
     }
 
     /// Carries out a delayed flush whose time has come.
@@ -443,17 +603,29 @@ impl Store {
             .filter(|(_, it)| it.stored_at < at)
             .map(|(k, _)| k.clone())
             .collect();
-        self.counters.reclaimed += stale.len() as u64;
         for key in stale {
-            self.remove(&key);
+            if let Some(item) = self.remove(&key) {
+                self.count_reclaimed(&item);
+            }
         }
+    }
+
+    /// Counts an expired or flushed item dropped.
+    fn count_reclaimed(&mut self, item: &Item) {
+        self.counters.reclaimed += 1;
+        let unfetched = u64::from(!item.fetched);
+        self.counters.expired_unfetched += unfetched;
+        let per_class = self.counters.class_mut(item.class);
+        per_class.reclaimed += 1;
+        per_class.expired_unfetched += unfetched;
     }
 
     /// The item under `key` if it is still valid; an expired one is dropped.
     fn live(&mut self, key: &str, now: u64) -> Option<&mut Item> {
         if self.items.get(key)?.expired(now) {
-            self.remove(key);
-            self.counters.reclaimed += 1;
+            if let Some(item) = self.remove(key) {
+                self.count_reclaimed(&item);
+            }
             return None;
         }
         self.items.get_mut(key)
@@ -462,21 +634,24 @@ impl Store {
     /// [`live`](Self::live), made the most recently used if it is.
     fn live_used(&mut self, key: &str, now: u64) -> Option<&mut Item> {
         if self.items.to_back(key)?.expired(now) {
-            self.remove(key);
-            self.counters.reclaimed += 1;
+            if let Some(item) = self.remove(key) {
+                self.count_reclaimed(&item);
+            }
             return None;
         }
         self.items.get_mut(key)
     }
 
-    /// Makes `key` the most recently used.
-    fn bump(&mut self, key: &str) {
-        self.items.to_back(key);
+    /// Makes `key` the most recently used, used at `now`.
+    fn bump(&mut self, key: &str, now: u64) {
+        if let Some(it) = self.items.to_back(key) {
+            it.accessed = now;
+        }
     }
 
     fn remove(&mut self, key: &str) -> Option<Item> {
-        let (k, item) = self.items.remove_entry(key)?;
-        self.bytes -= item_size(&k, &item.data);
+        let item = self.items.remove(key)?;
+        self.bytes -= item.size;
         Some(item)
     }
 
@@ -491,16 +666,18 @@ impl Store {
         data: Bytes,
         now: u64,
     ) -> Result<u64, ()> {
-        let size = item_size(key, &data);
+        let size = item_size(key, flags, &data);
+        let class = item_class(size, data.len() as u64);
         let key: Box<str> = match self.items.remove_entry(key) {
             Some((k, old)) => {
-                self.bytes -= item_size(&k, &old.data);
+                self.bytes -= old.size;
                 k
             }
             None => Box::from(key),
         };
         if size > self.config.memory_limit {
             self.counters.store_no_memory += 1;
+            self.counters.class_mut(class).outofmemory += 1;
             return Err(());
         }
         while self.bytes + size > self.config.memory_limit {
@@ -514,6 +691,10 @@ impl Store {
             Item {
                 data,
                 flags,
+                size,
+                class,
+                accessed: now,
+                fetched: false,
                 expires,
                 cas,
                 stored_at: now,
@@ -525,15 +706,22 @@ impl Store {
 
     /// Drops the least recently used item.
     fn evict_one(&mut self, now: u64) {
-        let Some((key, item)) = self.items.pop_front() else {
+        let Some((_, item)) = self.items.pop_front() else {
             return;
         };
-        self.bytes -= item_size(&key, &item.data);
+        self.bytes -= item.size;
         if item.expired(now) {
-            self.counters.reclaimed += 1;
-        } else {
-            self.counters.evictions += 1;
+            self.count_reclaimed(&item);
+            return;
         }
+        self.counters.evictions += 1;
+        let unfetched = u64::from(!item.fetched);
+        self.counters.evicted_unfetched += unfetched;
+        let per_class = self.counters.class_mut(item.class);
+        per_class.evicted += 1;
+        per_class.evicted_nonzero += u64::from(item.expires.is_some());
+        per_class.evicted_time = now.saturating_sub(item.accessed);
+        per_class.evicted_unfetched += unfetched;
     }
 }
 

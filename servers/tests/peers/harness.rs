@@ -70,6 +70,11 @@ pub enum Program {
     Memcached,
     Xinetd,
     Nc,
+    /// memcached's own `memcached-tool` (a perl script shipped with it).
+    MemcachedTool,
+    /// libmemcached's `memcstat` and `memcdump`.
+    Memcstat,
+    Memcdump,
 }
 
 impl Program {
@@ -78,6 +83,9 @@ impl Program {
             Program::Memcached => "memcached",
             Program::Xinetd => "xinetd",
             Program::Nc => "nc",
+            Program::MemcachedTool => "memcached-tool",
+            Program::Memcstat => "memcstat",
+            Program::Memcdump => "memcdump",
         }
     }
 
@@ -86,15 +94,24 @@ impl Program {
             Program::Memcached => "memcached",
             Program::Xinetd => "xinetd",
             Program::Nc => "netcat-openbsd",
+            Program::MemcachedTool => "memcached, and perl",
+            Program::Memcstat | Program::Memcdump => "libmemcached-tools",
         }
     }
 
     /// Where the program is installed, if it is: searched on `PATH`, then in
     /// the sbin directories a non-root `PATH` may lack.
     pub fn locate(self) -> Option<PathBuf> {
-        static FOUND: [OnceLock<Option<PathBuf>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        static FOUND: [OnceLock<Option<PathBuf>>; 6] = [const { OnceLock::new() }; 6];
         FOUND[self as usize]
-            .get_or_init(|| search_path(self.name()))
+            .get_or_init(|| match self {
+                // Debian keeps it with memcached's scripts, off `PATH`; it
+                // runs under perl.
+                Program::MemcachedTool => search_path("perl").and(search_path(self.name()).or_else(|| {
+                    Some(PathBuf::from("/usr/share/memcached/scripts/memcached-tool")).filter(|p| p.is_file())
+                })),
+                _ => search_path(self.name()),
+            })
             .clone()
     }
 
@@ -408,6 +425,12 @@ pub struct RawMemcached {
 }
 
 impl RawMemcached {
+    /// A connection to a memcached (or a server speaking its protocol) on
+    /// 127.0.0.1:`port`.
+    pub fn connect(port: u16) -> Result<RawMemcached, Failed> {
+        Ok(RawMemcached { s: connect(port)? })
+    }
+
     /// Sends `request` and reads until the reply ends with `end`.
     pub fn exchange(&mut self, request: &[u8], end: &[u8]) -> Result<Vec<u8>, Failed> {
         self.s.write_all(request)?;

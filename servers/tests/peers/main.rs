@@ -11,7 +11,9 @@
 //! Every peer a trial needs is started by the trial itself, on a free port of
 //! 127.0.0.1, and killed by its PID when the trial ends (also when it fails or
 //! panics): `memcached` (package memcached), `xinetd` (package xinetd) with
-//! its internal daytime and echo services, `nc` (package netcat-openbsd). The
+//! its internal daytime and echo services, `nc` (package netcat-openbsd),
+//! `memcached-tool` (shipped with memcached, run by perl), `memcstat` and
+//! `memcdump` (package libmemcached-tools). The
 //! programs are looked up on `PATH` and in the sbin directories.
 //!
 //! Skipping: a trial whose program is not installed is reported as *ignored*,

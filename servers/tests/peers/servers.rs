@@ -206,7 +206,7 @@ fn example_daytime_client() -> Outcome {
 }
 
 /// The memcached reference server with its default limits.
-fn start_memcached() -> Result<InProcess, libtest_mimic::Failed> {
+pub fn start_memcached() -> Result<InProcess, libtest_mimic::Failed> {
     InProcess::start(
         |listener: Listener, server: ServerConfig, stats: Arc<ServerStats>, shutdown: ShutdownSignal| {
             let config = servers::memcached::MemcachedConfig {

@@ -31,8 +31,12 @@ fn set_then_get_returns_flags_data_and_a_cas() {
     let c = s.counters();
     assert_eq!((c.cmd_get, c.get_hits, c.get_misses, c.cmd_set), (2, 1, 1, 1));
     assert_eq!((s.len(), c.total_items), (1, 1));
-    assert_eq!(s.bytes(), item_size("k", b"hello"));
-    assert_eq!(s.bytes(), 48 + 2 + 7 + 8, "memcached's `bytes` for this item");
+    assert_eq!(s.bytes(), item_size("k", 42, b"hello"));
+    assert_eq!(
+        s.bytes(),
+        48 + 2 + 7 + 8 + 4,
+        "memcached's `bytes` for this item (its flags are not 0)"
+    );
 }
 
 #[test]
@@ -87,7 +91,7 @@ fn append_and_prepend_keep_flags_and_exptime() {
     assert_eq!(s.store(Mode::Prepend, "k", 7, 5000, b"xy", T0), Stored::Stored);
     let hit = s.get("k", T0).unwrap();
     assert_eq!((hit.flags, &hit.data[..]), (5, &b"xyabcd"[..]));
-    assert_eq!(s.bytes(), item_size("k", b"xyabcd"));
+    assert_eq!(s.bytes(), item_size("k", 5, b"xyabcd"));
     // The exptime of the set (100 s) still holds.
     assert!(s.get("k", T0 + 99).is_some());
     assert!(s.get("k", T0 + 100).is_none());
@@ -196,13 +200,23 @@ fn incr_and_decr_rules() {
     assert_eq!(s.delta(Delta::Incr, "n", 1, T0), DeltaResult::NotFound);
     assert_eq!(s.delta(Delta::Decr, "n", 1, T0), DeltaResult::NotFound);
     assert_eq!(s.store(Mode::Set, "n", 7, 100, b"1", T0), Stored::Stored);
+    let cas = s.get("n", T0).unwrap().cas;
     assert_eq!(s.delta(Delta::Incr, "n", 5, T0), DeltaResult::Value(6));
-    // The stored length follows the number's digits.
+    assert!(s.get("n", T0).unwrap().cas > cas, "a new cas");
+    assert_eq!(s.counters().total_items, 1, "changed in place: no new item");
+    // A longer number makes a new item of as many bytes as it has digits.
     assert_eq!(s.delta(Delta::Incr, "n", 94, T0), DeltaResult::Value(100));
     assert_eq!(data(&mut s, "n", T0).as_deref(), Some("100"));
-    assert_eq!(s.bytes(), item_size("n", b"100"));
+    assert_eq!(s.bytes(), item_size("n", 7, b"100"));
+    assert_eq!(s.counters().total_items, 2);
+    // A shorter one is written in place, padded with spaces, as memcached
+    // does.
     assert_eq!(s.delta(Delta::Decr, "n", 95, T0), DeltaResult::Value(5));
-    assert_eq!(data(&mut s, "n", T0).as_deref(), Some("5"));
+    assert_eq!(data(&mut s, "n", T0).as_deref(), Some("5  "));
+    assert_eq!(s.bytes(), item_size("n", 7, b"100"));
+    assert_eq!(s.counters().total_items, 2);
+    // The padded number still counts.
+    assert_eq!(s.delta(Delta::Incr, "n", 1, T0), DeltaResult::Value(6));
     // decr floors at 0.
     assert_eq!(s.delta(Delta::Decr, "n", 1000, T0), DeltaResult::Value(0));
     // Flags and exptime are kept.
@@ -213,7 +227,8 @@ fn incr_and_decr_rules() {
     // incr wraps at 2^64.
     set(&mut s, "max", "18446744073709551615", 0, T0);
     assert_eq!(s.delta(Delta::Incr, "max", 2, T0), DeltaResult::Value(1));
-    assert_eq!(data(&mut s, "max", T0).as_deref(), Some("1"));
+    let padded = format!("1{}", " ".repeat(19));
+    assert_eq!(data(&mut s, "max", T0), Some(padded));
     set(&mut s, "big", "18446744073709551614", 0, T0);
     assert_eq!(s.delta(Delta::Incr, "big", 1, T0), DeltaResult::Value(u64::MAX));
 
@@ -238,6 +253,8 @@ fn incr_and_decr_rules() {
     }
     let c = s.counters();
     assert_eq!((c.incr_misses, c.decr_misses), (1, 1));
+    // Non-numeric data counts neither a hit nor a miss, as in memcached.
+    assert_eq!((c.incr_hits, c.decr_hits), (3 + 2 + 4, 2));
 }
 
 #[test]
