@@ -27,7 +27,7 @@ pub enum Decl {
     Framing(Call),
     Limits(Vec<Limit>),
     Timeout {
-        value: Duration,
+        value: Timeouts,
         span: Span,
     },
     Pipelined {
@@ -214,7 +214,7 @@ pub enum StateItem {
         span: Span,
     },
     Timeout {
-        value: Duration,
+        value: Timeouts,
         span: Span,
     },
 }
@@ -260,4 +260,15 @@ pub enum Mark {
     Optional,
     ZeroOrMore,
     OneOrMore,
+}
+
+/// What a `timeout` declaration sets: `timeout 30s;` sets both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `idle = D` or `idle = none` (`Some(None)`): how long to wait for the
+    /// peer to begin a message it does not owe.
+    pub idle: Option<Option<Duration>>,
+    /// `message = D`: how long a message may take, from its first byte (or
+    /// from when it was due) to its end.
+    pub message: Option<Duration>,
 }

@@ -46,11 +46,15 @@ pub fn dump(p: &ir::Protocol, source: &Source) -> String {
     }
     for (id, s) in p.states.iter().enumerate() {
         let initial = if id == p.initial { "initial " } else { "" };
+        let timeout = match s.idle_timeout {
+            Some(idle) if idle == s.timeout => format!("{:?}", s.timeout),
+            Some(idle) => format!("idle {idle:?}, message {:?}", s.timeout),
+            None => format!("idle none, message {:?}", s.timeout),
+        };
         let _ = writeln!(
             out,
-            "\n{initial}state {} timeout {:?} {}",
+            "\n{initial}state {} timeout {timeout} {}",
             s.name,
-            s.timeout,
             at(s.span)
         );
         if s.duplex {

@@ -167,6 +167,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::framing_decl | Rule::kw_framing => "`framing`",
         Rule::limits_decl | Rule::kw_limits => "`limits`",
         Rule::timeout_decl | Rule::kw_timeout => "`timeout`",
+        Rule::timeout_part => "`idle = ...` or `message = ...`",
         Rule::pipelined_decl | Rule::kw_pipelined => "`pipelined`",
         Rule::overload_decl | Rule::kw_overload => "`overload`",
         Rule::message_decl | Rule::role | Rule::kw_client | Rule::kw_server => "`client`/`server`",
@@ -265,13 +266,10 @@ impl Builder<'_> {
                         .collect(),
                 )
             }
-            Rule::timeout_decl => {
-                inner.next();
-                Decl::Timeout {
-                    value: self.duration(inner.next().expect("grammar: duration")),
-                    span: sp,
-                }
-            }
+            Rule::timeout_decl => Decl::Timeout {
+                value: self.timeouts(inner.skip(1)),
+                span: sp,
+            },
             Rule::pipelined_decl => Decl::Pipelined { span: sp },
             Rule::overload_decl => {
                 let s = inner.nth(1).expect("grammar: overload bytes");
@@ -526,7 +524,7 @@ impl Builder<'_> {
             },
             Rule::duplex_rule => StateItem::Duplex { span: sp },
             Rule::timeout_decl => StateItem::Timeout {
-                value: self.duration(find(Rule::duration).expect("grammar: duration")),
+                value: self.timeouts(parts.iter().skip(1).cloned()),
                 span: sp,
             },
             r => unreachable!("grammar: unexpected state item {r:?}"),
@@ -610,6 +608,63 @@ impl Builder<'_> {
             );
             0
         })
+    }
+
+    /// `30s`, or `idle = none, message = 30s`.
+    fn timeouts<'i>(&mut self, parts: impl Iterator<Item = Pair<'i, Rule>>) -> Timeouts {
+        let mut t = Timeouts::default();
+        for part in parts {
+            match part.as_rule() {
+                Rule::duration => {
+                    let d = self.duration(part);
+                    t.idle = Some(Some(d));
+                    t.message = Some(d);
+                }
+                Rule::timeout_part => {
+                    let sp = span(&part);
+                    let mut inner = part.into_inner();
+                    let name = inner.next().expect("grammar: timeout name");
+                    let value = inner.next().expect("grammar: timeout value");
+                    let value = match value.as_rule() {
+                        Rule::duration => Some(self.duration(value)),
+                        _ => None,
+                    };
+                    let (slot_set, ok) = match (name.as_str(), value) {
+                        ("idle", v) => (t.idle.replace(v).is_some(), true),
+                        ("message", Some(d)) => (t.message.replace(d).is_some(), true),
+                        ("message", None) => (false, false),
+                        _ => {
+                            self.diags.push(
+                                Diagnostic::new(Code::BadConstruct, sp, format!("unknown timeout `{}`", name.as_str()))
+                                    .label("not a timeout")
+                                    .help("write `timeout idle = 5min, message = 30s;` (or `timeout 30s;` for both)"),
+                            );
+                            continue;
+                        }
+                    };
+                    if !ok {
+                        self.diags.push(
+                            Diagnostic::new(Code::BadConstruct, sp, "`message` timeout cannot be `none`")
+                                .label("a message that has begun must end")
+                                .help("give it a duration, as in `message = 30s`; a peer that stalls mid-message would hold the connection forever"),
+                        );
+                    } else if slot_set {
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::BadConstruct,
+                                sp,
+                                format!("timeout `{}` is given twice", name.as_str()),
+                            )
+                            .label("second value")
+                            .help("keep one"),
+                        );
+                    }
+                }
+                Rule::semi => {}
+                r => unreachable!("grammar: unexpected timeout part {r:?}"),
+            }
+        }
+        t
     }
 
     fn duration(&mut self, pair: Pair<'_, Rule>) -> Duration {

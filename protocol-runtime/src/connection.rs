@@ -27,6 +27,9 @@ const IDLE_READ_CHUNK: usize = 512;
 /// to a reset.
 const SHUTDOWN_LINGER: Duration = Duration::from_secs(2);
 
+/// Where a timer with no deadline is parked (it is not polled there).
+const FAR_FUTURE: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// One connection: a session driven over `S`.
 ///
 /// [`recv`](Connection::recv) is cancel-safe: dropping its future (in
@@ -128,8 +131,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if self.eof {
                 return self.session.receive_eof(&mut self.rbuf, now);
             }
-            let state_deadline = Instant::from_std(self.session.deadline());
-            let deadline = call_deadline.map_or(state_deadline, |d| d.min(state_deadline));
+            let state_deadline = self.session.deadline().map(Instant::from_std);
+            let deadline = match (call_deadline, state_deadline) {
+                (Some(c), Some(s)) => Some(c.min(s)),
+                (c, s) => c.or(s),
+            };
             // Between messages a connection may wait a long time, and a
             // server holds thousands of them: it waits with a small buffer.
             let chunk = if self.rbuf.is_empty() {
@@ -145,14 +151,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             let between_messages = self.rbuf.is_empty() && !self.session.mid_message();
             let shutdown = self.shutdown.clone();
-            let timer = match &mut self.timer {
-                Some(t) => {
+            // No deadline (an idle wait that may last): the timer is left
+            // where it is and not polled.
+            let timed = deadline.is_some();
+            let timer = match (&mut self.timer, deadline) {
+                (Some(t), Some(deadline)) => {
                     if t.deadline() != deadline {
                         t.as_mut().reset(deadline);
                     }
                     t
                 }
-                None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+                (Some(t), None) => t,
+                (None, deadline) => self.timer.insert(Box::pin(tokio::time::sleep_until(
+                    deadline.unwrap_or_else(|| Instant::now() + FAR_FUTURE),
+                ))),
             };
             tokio::select! {
                 // Bytes that have come win over a deadline that has passed.
@@ -162,13 +174,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     Ok(0) => self.eof = true,
                     Ok(_) => {}
                 },
-                () = timer.as_mut() => {
+                () = timer.as_mut(), if timed => {
                     let mut e = self.session.timeout_error();
                     // The call's own limit came first: report that one.
                     if let (Some(call), Some(started), Error::Timeout { after, .. }) =
                         (call_deadline, started, &mut e)
                     {
-                        if call < state_deadline {
+                        if state_deadline.is_none_or(|s| call < s) {
                             *after = call.saturating_duration_since(started);
                         }
                     }
@@ -228,7 +240,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if self.wbuf.is_empty() {
             return Ok(());
         }
-        let deadline = Instant::from_std(self.session.deadline());
+        // An idle wait has no deadline, but a write must end: the message
+        // timeout, from now.
+        let deadline = self
+            .session
+            .deadline()
+            .map_or_else(|| Instant::now() + self.session.timeout(), Instant::from_std);
         let write = async {
             self.io.write_all(&self.wbuf).await?;
             self.io.flush().await

@@ -72,6 +72,9 @@ pub struct Session {
     decoder: Decoder,
     pending: VecDeque<ReplyCursor>,
     entered: Instant,
+    /// When the first bytes of a message not yet complete were seen: from
+    /// then, the message timeout runs.
+    began: Option<Instant>,
     timeout_override: Option<Duration>,
     /// We may not send any more (we closed or half-closed).
     write_closed: bool,
@@ -94,6 +97,7 @@ impl Session {
             decoder: Decoder::new(),
             pending: VecDeque::new(),
             entered: now,
+            began: None,
             timeout_override: None,
             write_closed: false,
             read_closed: false,
@@ -161,24 +165,43 @@ impl Session {
         self.timeout_override = timeout;
     }
 
-    /// The timeout now in force: counted from entering the state (or from the
-    /// last complete message), not from the last byte, so a peer dripping
-    /// bytes cannot hold the connection open.
+    /// The timeout now in force: the message timeout while a message is
+    /// under way or owed, else the idle timeout (`None`: wait as long as it
+    /// takes). Counted from the message's first byte, or from entering the
+    /// state or the last complete message, never from the last byte, so a
+    /// peer dripping bytes cannot hold the connection open.
+    pub fn current_timeout(&self) -> Option<Duration> {
+        let message = self
+            .timeout_override
+            .unwrap_or(self.spec.states[self.state].timeout);
+        if self.began.is_some()
+            || self.timeout_override.is_some()
+            || (self.role == Role::Client && !self.pending.is_empty())
+            || self.spec.peer_owes(self.state, self.role)
+        {
+            return Some(message);
+        }
+        self.spec.states[self.state].idle_timeout
+    }
+
+    /// The message timeout of the state (or the override).
     pub fn timeout(&self) -> Duration {
         self.timeout_override
             .unwrap_or(self.spec.states[self.state].timeout)
     }
 
-    /// When the next complete message must have arrived.
-    pub fn deadline(&self) -> Instant {
-        self.entered + self.timeout()
+    /// When the next message must have arrived whole (`None`: no limit, the
+    /// peer may stay silent).
+    pub fn deadline(&self) -> Option<Instant> {
+        let from = self.began.unwrap_or(self.entered);
+        self.current_timeout().map(|t| from + t)
     }
 
     /// The error for a passed deadline.
     pub fn timeout_error(&self) -> Error {
         Error::Timeout {
             state: self.state_name().to_string(),
-            after: self.timeout(),
+            after: self.current_timeout().unwrap_or_else(|| self.timeout()),
             waiting_for: self.describe_expected(),
         }
     }
@@ -258,7 +281,16 @@ impl Session {
             state: &self.spec.states[self.state].name,
         };
         let decoded = self.decoder.decode(&self.spec, &candidates, buf, &cx)?;
-        decoded.map(|d| self.on_decoded(d, now)).transpose()
+        match decoded {
+            Some(d) => {
+                self.began = None;
+                self.on_decoded(d, now).map(Some)
+            }
+            None => {
+                self.began.get_or_insert(now);
+                Ok(None)
+            }
+        }
     }
 
     /// The peer closed (or half-closed) its side; `buf` holds what it sent

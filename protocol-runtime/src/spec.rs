@@ -51,6 +51,10 @@ struct Lookups {
     /// Per state: the start of each rule's reply (index = rule), then that
     /// of the `otherwise` reply.
     reply_starts: Vec<Vec<ReplyPoint>>,
+    /// Per state, per receiving role: the peer owes a message there (it
+    /// may send, may not close, and the receiver may not send), so waiting
+    /// for it counts against the message timeout, not the idle one.
+    owed: Vec<[bool; 2]>,
 }
 
 impl std::fmt::Debug for Derived {
@@ -105,8 +109,38 @@ impl Protocol {
                         .collect()
                 })
                 .collect();
-            Lookups { starts, reply_starts }
+            let owed = self
+                .states
+                .iter()
+                .map(|st| {
+                    [Role::Client, Role::Server].map(|receiver| {
+                        let peer = receiver.peer();
+                        let may = |role: Role| {
+                            st.rules.iter().any(|r| match &r.kind {
+                                RuleKind::Send { role: s, .. } => *s == role,
+                                RuleKind::Exchange { .. } => role == Role::Client,
+                                _ => false,
+                            })
+                        };
+                        let peer_may_close = st.rules.iter().any(|r| {
+                            matches!(&r.kind, RuleKind::Close { role } | RuleKind::HalfClose { role, .. } if *role == peer)
+                        });
+                        may(peer) && !may(receiver) && !peer_may_close && st.ignore != Some(peer)
+                    })
+                })
+                .collect();
+            Lookups {
+                starts,
+                reply_starts,
+                owed,
+            }
         })
+    }
+
+    /// Whether the peer of `receiver` owes a message in `state`: its only
+    /// ways on are messages, and the receiver has nothing to say.
+    pub fn peer_owes(&self, state: StateId, receiver: Role) -> bool {
+        self.lookups().owed[state][receiver as usize]
     }
 
     /// The messages the peer of `receiver` may start in `state` by a rule
@@ -142,9 +176,14 @@ pub struct Message {
 pub struct State {
     pub name: String,
     pub span: Span,
-    /// How long the state may last before the next complete message arrives
-    /// (counted from entering the state, not from the last byte).
+    /// How long a message may take: from its first byte, or from when it
+    /// was due (a reply owed, a message the peer has no other way out
+    /// than to send), to its end. Not from the last byte: a peer dripping
+    /// bytes cannot hold the connection.
     pub timeout: Duration,
+    /// How long to wait for the peer to begin a message it does not owe
+    /// (a client's next request); `None` waits as long as it takes.
+    pub idle_timeout: Option<Duration>,
     pub rules: Vec<Rule>,
     /// Replies that may stand in for any exchange's reply, and that answer
     /// input matching no request; the state holds.

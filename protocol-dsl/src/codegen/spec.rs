@@ -253,10 +253,18 @@ fn state(s: &State) -> TokenStream {
         None => quote!(::std::option::Option::None),
     };
     let (duplex, incomplete) = (s.duplex, s.incomplete);
+    let idle = match s.idle_timeout {
+        Some(d) => {
+            let (secs, nanos) = (d.as_secs(), d.subsec_nanos());
+            quote!(::std::option::Option::Some(::std::time::Duration::new(#secs, #nanos)))
+        }
+        None => quote!(::std::option::Option::None),
+    };
     quote!(rt::spec::State {
         name: #name.into(),
         span: #span,
         timeout: ::std::time::Duration::new(#secs, #nanos),
+        idle_timeout: #idle,
         rules: ::std::vec![#(#rules),*],
         otherwise: #otherwise,
         ignore: #ignore,

@@ -8,7 +8,6 @@ mod message;
 mod state;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use protocol_runtime::layout::LengthPrefix;
 
@@ -28,7 +27,7 @@ struct Defaults {
     length: Option<usize>,
     raw: Option<usize>,
     repeat: Option<usize>,
-    timeout: Option<Duration>,
+    timeout: Option<crate::ast::Timeouts>,
 }
 
 /// A framing that wraps a pattern, before the pattern is known.

@@ -113,7 +113,8 @@ impl Resolver<'_> {
         let mut state = ir::State {
             name: s.name.name.clone(),
             span: s.name.span,
-            timeout: defaults.timeout.unwrap_or(ir::DEFAULT_TIMEOUT),
+            timeout: ir::DEFAULT_TIMEOUT,
+            idle_timeout: None,
             rules: Vec::new(),
             otherwise: None,
             ignore: None,
@@ -121,6 +122,7 @@ impl Resolver<'_> {
             incomplete: false,
         };
         let mut timeout_seen = false;
+        let mut timeouts = defaults.timeout.unwrap_or_default();
         for item in &s.items {
             match item {
                 StateItem::Sends {
@@ -246,10 +248,14 @@ impl Resolver<'_> {
                         );
                     }
                     timeout_seen = true;
-                    state.timeout = *value;
+                    // A state's own parts override the protocol's.
+                    timeouts.message = value.message.or(timeouts.message);
+                    timeouts.idle = value.idle.or(timeouts.idle);
                 }
             }
         }
+        state.timeout = timeouts.message.unwrap_or(ir::DEFAULT_TIMEOUT);
+        state.idle_timeout = timeouts.idle.unwrap_or(Some(state.timeout));
         state
     }
 

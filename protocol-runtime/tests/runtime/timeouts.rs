@@ -59,8 +59,8 @@ async fn a_client_waiting_for_a_silent_server_times_out_at_the_state_timeout() {
 }
 
 /// A peer that drips a valid name one byte a second, slower than the state
-/// allows, is cut off ten seconds after the state began, although bytes
-/// kept coming.
+/// allows, is cut off ten seconds after its first byte (one second after
+/// the state began), although bytes kept coming.
 #[tokio::test(start_paused = true)]
 async fn a_peer_dripping_bytes_cannot_hold_the_state_open() {
     let sp = spec("greeting");
@@ -78,7 +78,7 @@ async fn a_peer_dripping_bytes_cannot_hold_the_state_open() {
         }
         client_io
     });
-    assert_timeout(server.recv().await, "Asking", entered, Duration::from_secs(10));
+    assert_timeout(server.recv().await, "Asking", entered, Duration::from_secs(11));
     let seen = server.buffered().len();
     assert!((9..=10).contains(&seen), "{seen} bytes of the name had arrived");
     drop(server);
@@ -292,4 +292,55 @@ async fn the_deadline_restarts_after_each_message() {
         Event::Message(msg(&sp, "Name", vec!["Ann".into()]))
     );
     drop(client.await.unwrap());
+}
+
+const IDLE_NONE: &str = r#"protocol pool {
+    framing line("\r\n", max = 64);
+    timeout idle = none, message = 5s;
+    client message Ping = "PING";
+    server message Pong = "PONG";
+    state Ready { exchange Ping -> Pong; client closes; }
+}"#;
+
+/// With `timeout idle = none`, a server waits for a pooled client's next
+/// request as long as it takes (memcached never closes an idle client), but
+/// a request that has begun must still end within the message timeout.
+#[tokio::test(start_paused = true)]
+async fn an_idle_peer_is_waited_for_but_a_begun_message_is_not() {
+    let sp = crate::compile("pool", IDLE_NONE);
+    let (server_io, mut client_io) = Stream::memory_pair(1024);
+    let mut server = Connection::new(server_io, sp.clone(), Role::Server);
+    let writer = tokio::spawn(async move {
+        sleep(Duration::from_secs(24 * 3600)).await;
+        client_io.write_all(b"PING\r\n").await.unwrap();
+        sleep(Duration::from_secs(3600)).await;
+        client_io.write_all(b"PI").await.unwrap();
+        client_io
+    });
+    let start = Instant::now();
+    assert_eq!(
+        server.recv().await.unwrap(),
+        Event::Message(msg(&sp, "Ping", vec![]))
+    );
+    assert_about(start.elapsed(), Duration::from_secs(24 * 3600));
+    server.send(&msg(&sp, "Pong", vec![])).await.unwrap();
+    let begun = Instant::now() + Duration::from_secs(3600);
+    let result = server.recv().await;
+    match &result {
+        Err(Error::Timeout { after, .. }) => assert_eq!(*after, Duration::from_secs(5)),
+        other => panic!("{other:?}"),
+    }
+    assert_about(begun.elapsed(), Duration::from_secs(5));
+    drop(writer.await.unwrap());
+}
+
+/// A reply owed is waited for at the message timeout, idle or not.
+#[tokio::test(start_paused = true)]
+async fn an_owed_reply_is_waited_for_at_the_message_timeout() {
+    let sp = crate::compile("pool", IDLE_NONE);
+    let (client_io, _server_io) = Stream::memory_pair(1024);
+    let mut client = Connection::new(client_io, sp.clone(), Role::Client);
+    client.send(&msg(&sp, "Ping", vec![])).await.unwrap();
+    let sent = Instant::now();
+    assert_timeout(client.recv().await, "Ready", sent, Duration::from_secs(5));
 }
