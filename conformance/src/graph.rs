@@ -61,7 +61,8 @@ fn edges(p: &Protocol) -> Vec<Edge> {
                 } => {
                     let m = &p.messages[*request];
                     let label = format!(
-                        "client: {}{} → {} [{}]",
+                        "client: {}{}{} → {} [{}]",
+                        if rule.fallback { "otherwise " } else { "" },
                         m.name,
                         where_text(condition),
                         reply_text(p, reply),

@@ -194,6 +194,9 @@ pub enum StateItem {
         span: Span,
     },
     Otherwise {
+        /// `otherwise MESSAGE [where FLAG] -> ...`: a fallback request.
+        message: Option<Ident>,
+        condition: Option<Ident>,
         reply: Reply,
         span: Span,
     },

@@ -258,7 +258,8 @@ pub fn rule_text(p: &ir::Protocol, r: &ir::Rule) -> String {
             condition,
             reply,
         } => format!(
-            "exchange {}{} -> {}",
+            "{} {}{} -> {}",
+            if r.fallback { "otherwise" } else { "exchange" },
             p.messages[*request].name,
             condition
                 .as_ref()

@@ -506,6 +506,8 @@ impl Builder<'_> {
                 span: sp,
             },
             Rule::otherwise_rule => StateItem::Otherwise {
+                message: find(Rule::ident).map(|m| self.ident(m)),
+                condition,
                 reply: self.reply(find(Rule::reply).expect("grammar: reply")),
                 span: sp,
             },

@@ -77,7 +77,10 @@ impl Protocol {
                     [Role::Client, Role::Server].map(|receiver| {
                         let peer = receiver.peer();
                         let mut out = Vec::new();
-                        for rule in &st.rules {
+                        // Fallback requests last, in the order written: the
+                        // decoder takes the first candidate that matches.
+                        let ordered = st.rules.iter().filter(|r| !r.fallback).chain(st.rules.iter().filter(|r| r.fallback));
+                        for rule in ordered {
                             let m = match &rule.kind {
                                 RuleKind::Send { role, message, .. } if *role == peer => *message,
                                 RuleKind::Exchange { request, .. } if peer == Role::Client => *request,
@@ -188,6 +191,8 @@ pub struct State {
     /// Replies that may stand in for any exchange's reply, and that answer
     /// input matching no request; the state holds.
     pub otherwise: Option<Reply>,
+    /// Where the `otherwise` rule is written.
+    pub otherwise_span: Span,
     /// Input from this role is read and discarded (counted, never buffered).
     pub ignore: Option<Role>,
     /// Both roles may send at once (a two-way stream).
@@ -216,6 +221,9 @@ impl State {
 pub struct Rule {
     pub kind: RuleKind,
     pub span: Span,
+    /// `otherwise MESSAGE -> ...`: an exchange whose request is tried only
+    /// when no other request of the state matches, in the order written.
+    pub fallback: bool,
 }
 
 impl Rule {

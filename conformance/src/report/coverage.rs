@@ -1,10 +1,9 @@
 //! Coverage: which states and transitions of each spec a run exercised, and
 //! which it never did (a suite that never takes a rule proves nothing about it).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use protocol_dsl::ast::{Decl, StateItem};
 use protocol_runtime::layout::Span;
 use protocol_runtime::session::Covered;
 use protocol_runtime::spec::{Protocol, Reply, RuleKind, StateId, Target};
@@ -88,7 +87,6 @@ pub fn compute(suites: &[Arc<Suite>], cases: &[CaseReport]) -> Vec<SpecCoverage>
             .collect();
         let all = transitions(p);
         let source = &suite.spec_source;
-        let otherwise_at = otherwise_spans(source);
         let missing = all
             .iter()
             .filter(|t| !taken.contains(t))
@@ -110,13 +108,7 @@ pub fn compute(suites: &[Arc<Suite>], cases: &[CaseReport]) -> Vec<SpecCoverage>
                             .as_ref()
                             .map_or(String::new(), |r| protocol_dsl::dump::reply_text(p, r))
                     ),
-                    at: line_of(
-                        source,
-                        otherwise_at
-                            .get(&p.states[state].name)
-                            .copied()
-                            .unwrap_or(p.states[state].span),
-                    ),
+                    at: line_of(source, p.states[state].otherwise_span),
                 },
             })
             .collect::<Vec<_>>();
@@ -128,27 +120,6 @@ pub fn compute(suites: &[Arc<Suite>], cases: &[CaseReport]) -> Vec<SpecCoverage>
             transitions_covered: all.len() - missing.len(),
             missing,
         });
-    }
-    out
-}
-
-/// The span of each state's `otherwise` rule, by state name. The IR keeps
-/// only the rule's reply, so the spec's text is parsed again for the rule
-/// itself (as lowering does, the last `otherwise` of a state counts).
-fn otherwise_spans(source: &protocol_dsl::Source) -> HashMap<String, Span> {
-    let mut diags = protocol_dsl::Diagnostics::default();
-    let Some(ast) = protocol_dsl::parse::parse(&source.text, &mut diags) else {
-        return HashMap::new();
-    };
-    let mut out = HashMap::new();
-    for decl in &ast.decls {
-        if let Decl::State(st) = decl {
-            for item in &st.items {
-                if let StateItem::Otherwise { span, .. } = item {
-                    out.insert(st.name.name.clone(), *span);
-                }
-            }
-        }
     }
     out
 }

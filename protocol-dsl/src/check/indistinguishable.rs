@@ -16,7 +16,9 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
     let mut reported: Vec<(usize, usize)> = Vec::new();
     for set in receive_sets(p) {
         for (i, &(a, a_span)) in set.messages.iter().enumerate() {
-            for &(b, b_span) in &set.messages[i + 1..] {
+            // Fallback requests are tried in order after the others.
+            let end = set.ordered_from.max(i + 1);
+            for &(b, b_span) in &set.messages[i + 1..end] {
                 let key = (a.min(b), a.max(b));
                 if a == b || reported.contains(&key) {
                     continue;

@@ -49,6 +49,10 @@ pub(crate) struct ReceiveSet {
     pub context: String,
     /// Each possible message and the span of the rule that allows it.
     pub messages: Vec<(MessageId, Span)>,
+    /// The messages from this index on are fallback requests (`otherwise
+    /// MESSAGE`), tried in order after the others: they need not be told
+    /// apart from the messages before them.
+    pub ordered_from: usize,
 }
 
 /// All the receive sets of a protocol: in each state, what each side may
@@ -58,19 +62,26 @@ pub(crate) fn receive_sets(p: &ir::Protocol) -> Vec<ReceiveSet> {
     for state in &p.states {
         for sender in [Role::Client, Role::Server] {
             let mut messages: Vec<(MessageId, Span)> = Vec::new();
-            for rule in &state.rules {
-                let m = match &rule.kind {
-                    RuleKind::Send { role, message, .. } if *role == sender => *message,
-                    RuleKind::Exchange { request, .. } if sender == Role::Client => *request,
-                    _ => continue,
-                };
-                if !messages.iter().any(|(x, _)| *x == m) {
-                    messages.push((m, rule.span));
+            let mut ordered_from = 0;
+            for fallback in [false, true] {
+                if fallback {
+                    ordered_from = messages.len();
+                }
+                for rule in state.rules.iter().filter(|r| r.fallback == fallback) {
+                    let m = match &rule.kind {
+                        RuleKind::Send { role, message, .. } if *role == sender => *message,
+                        RuleKind::Exchange { request, .. } if sender == Role::Client => *request,
+                        _ => continue,
+                    };
+                    if !messages.iter().any(|(x, _)| *x == m) {
+                        messages.push((m, rule.span));
+                    }
                 }
             }
             if !messages.is_empty() {
                 out.push(ReceiveSet {
                     context: format!("in state `{}`", state.name),
+                    ordered_from,
                     messages,
                 });
             }
@@ -106,6 +117,7 @@ pub(crate) fn receive_sets(p: &ir::Protocol) -> Vec<ReceiveSet> {
                             "in a reply to `{}` in state `{}`",
                             p.messages[*request].name, state.name
                         ),
+                        ordered_from: messages.len(),
                         messages,
                     });
                 }

@@ -16,8 +16,15 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
     }
 }
 
+/// Literals, and repetitions of literals (`" "*`): what a free field's
+/// decoder can leave to the end of the frame.
 fn literal_only(items: &[Item]) -> bool {
-    items.iter().all(|i| matches!(i.kind, ItemKind::Literal(_)))
+    items.iter().all(|i| match &i.kind {
+        ItemKind::Literal(_) => true,
+        ItemKind::Repeat { pattern, .. } => literal_only(&pattern.items),
+        ItemKind::Alternatives(alts) => alts.iter().all(|a| literal_only(&a.items)),
+        _ => false,
+    })
 }
 
 fn walk(message: &str, layout: &MessageLayout, pattern: &Pattern, tail_ok: bool, diags: &mut Diagnostics) {

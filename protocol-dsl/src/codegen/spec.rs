@@ -235,6 +235,7 @@ fn item(i: &Item) -> TokenStream {
 }
 
 fn state(s: &State) -> TokenStream {
+    let otherwise_span = span(s.otherwise_span);
     let (name, span, rules) = (&s.name, span(s.span), s.rules.iter().map(rule));
     let secs = s.timeout.as_secs();
     let nanos = s.timeout.subsec_nanos();
@@ -267,6 +268,7 @@ fn state(s: &State) -> TokenStream {
         idle_timeout: #idle,
         rules: ::std::vec![#(#rules),*],
         otherwise: #otherwise,
+        otherwise_span: #otherwise_span,
         ignore: #ignore,
         duplex: #duplex,
         incomplete: #incomplete,
@@ -320,7 +322,8 @@ fn rule(r: &Rule) -> TokenStream {
             quote!(rt::spec::RuleKind::HalfClose { role: #ro, target: #t })
         }
     };
-    quote!(rt::spec::Rule { kind: #kind, span: #span })
+    let fallback = r.fallback;
+    quote!(rt::spec::Rule { kind: #kind, span: #span, fallback: #fallback })
 }
 
 fn reply(r: &Reply) -> TokenStream {

@@ -117,6 +117,7 @@ impl Resolver<'_> {
             idle_timeout: None,
             rules: Vec::new(),
             otherwise: None,
+            otherwise_span: ir::Span::default(),
             ignore: None,
             duplex: false,
             incomplete: false,
@@ -149,6 +150,7 @@ impl Resolver<'_> {
                             target,
                         },
                         span: *span,
+                        fallback: false,
                     });
                 }
                 StateItem::Exchange {
@@ -173,9 +175,41 @@ impl Resolver<'_> {
                             reply,
                         },
                         span: *span,
+                        fallback: false,
                     });
                 }
-                StateItem::Otherwise { reply, span } => {
+                StateItem::Otherwise {
+                    message: Some(request),
+                    condition,
+                    reply,
+                    span,
+                } => {
+                    let Some(id) = self.message(request, Role::Client, diags) else {
+                        state.incomplete = true;
+                        continue;
+                    };
+                    let condition = condition.as_ref().and_then(|c| self.condition(id, c, diags));
+                    let Some(reply) = self.reply(reply, diags) else {
+                        state.incomplete = true;
+                        continue;
+                    };
+                    state.rules.push(Rule {
+                        kind: RuleKind::Exchange {
+                            request: id,
+                            condition,
+                            reply,
+                        },
+                        span: *span,
+                        fallback: true,
+                    });
+                }
+                StateItem::Otherwise {
+                    message: None,
+                    reply,
+                    span,
+                    ..
+                } => {
+                    state.otherwise_span = *span;
                     if state.otherwise.is_some() {
                         diags.push(
                             Diagnostic::new(
@@ -193,6 +227,7 @@ impl Resolver<'_> {
                     state.rules.push(Rule {
                         kind: RuleKind::Close { role: *role },
                         span: *span,
+                        fallback: false,
                     });
                 }
                 StateItem::HalfCloses { role, target, span } => {
@@ -218,6 +253,7 @@ impl Resolver<'_> {
                     state.rules.push(Rule {
                         kind: RuleKind::HalfClose { role: *role, target },
                         span: *span,
+                        fallback: false,
                     });
                 }
                 StateItem::Ignore { role, span } => {
@@ -252,6 +288,29 @@ impl Resolver<'_> {
                     timeouts.message = value.message.or(timeouts.message);
                     timeouts.idle = value.idle.or(timeouts.idle);
                 }
+            }
+        }
+        for f in state.rules.iter().filter(|r| r.fallback) {
+            let RuleKind::Exchange { request, .. } = f.kind else {
+                continue;
+            };
+            let primary = state.rules.iter().any(|r| {
+                !r.fallback && matches!(r.kind, RuleKind::Exchange { request: m, .. } | RuleKind::Send { message: m, .. } if m == request)
+            });
+            if primary {
+                let name = &self.messages[request].name;
+                diags.push(
+                    Diagnostic::new(
+                        Code::BadConstruct,
+                        f.span,
+                        format!(
+                            "`{name}` is both a request and an `otherwise` message in state `{}`",
+                            s.name.name
+                        ),
+                    )
+                    .label("a fallback is tried only when no request matches, so this one never would be")
+                    .help("give the fallback a message of its own"),
+                );
             }
         }
         state.timeout = timeouts.message.unwrap_or(ir::DEFAULT_TIMEOUT);

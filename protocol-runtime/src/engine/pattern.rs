@@ -310,6 +310,37 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 }
                 Err(())
             }
+            FieldType::Text | FieldType::Bytes if !only_literals_follow(k) => {
+                // Repetitions follow (`words: bytes " "+ "noreply" " "*`):
+                // the longest value that lets them match.
+                let last = self.input.len().saturating_sub(suffix_len(k)).max(pos);
+                // Text: UTF-8 up to the longest end, checked once; shorter
+                // values end on its character boundaries.
+                let text = match def.ty {
+                    FieldType::Text => match std::str::from_utf8(&self.input[pos..last]) {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            self.fail(pos + e.valid_up_to(), Expect::Utf8Text(name));
+                            return Err(());
+                        }
+                    },
+                    _ => None,
+                };
+                for end in (pos..=last).rev() {
+                    if text.is_some_and(|t| !t.is_char_boundary(end - pos)) {
+                        continue;
+                    }
+                    if let Ok(done) = self.resume(end, k) {
+                        self.values[id as usize] = match text {
+                            Some(t) => Value::Str(t[..end - pos].to_string()),
+                            None => Value::Bytes(self.input.slice(pos..end)),
+                        };
+                        return Ok(done);
+                    }
+                }
+                self.fail(pos, Expect::Field(name));
+                Err(())
+            }
             FieldType::Text | FieldType::Bytes => {
                 let suffix = suffix_len(k);
                 let Some(end) = self.input.len().checked_sub(suffix).filter(|e| *e >= pos) else {
@@ -457,8 +488,22 @@ impl<'a, 'v> Matcher<'a, 'v> {
     }
 }
 
+/// Whether only literals follow (the common case: a free field's end is
+/// then fixed), not repetitions of literals too.
+fn only_literals_follow(k: &Cont<'_, '_>) -> bool {
+    let mut link = k;
+    while let Cont::Items { rest, next } = link {
+        if !rest.iter().all(|i| matches!(i.kind, ItemKind::Literal(_))) {
+            return false;
+        }
+        link = next;
+    }
+    true
+}
+
 /// Bytes of the literals that must follow a free field to the frame's end
-/// (the compiler allows nothing else after one).
+/// (the compiler allows nothing but literals and repetitions of literals
+/// after one).
 fn suffix_len(k: &Cont<'_, '_>) -> usize {
     let mut sum = 0;
     let mut link = k;

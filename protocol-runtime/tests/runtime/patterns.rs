@@ -248,3 +248,71 @@ fn a_token_of_any_bytes_but_some_is_a_byte_string() {
     let spaced = Message::new(get.id, vec![Value::List(vec![crate::blob(b"a b")])]);
     assert!(client.send(&spaced, &mut BytesMut::new(), now).is_err());
 }
+
+const FALLBACKS: &str = r#"protocol kv {
+    framing line("\r\n" | "\n", max = 256);
+    client message Incr = "incr" " "+ key: token " "+ by: u64 noreply: (" "+ "noreply")? " "*;
+    // Any other line of a known command ending in noreply: no answer.
+    client message Quiet = cmd: ("incr" | "touch") " " words: bytes " "+ "noreply" " "*;
+    // PJLink's way: an unknown command gets a reply that echoes its name.
+    client message Unknown = "%1" cmd: token(max = 4) " " rest: text;
+    server message Number = n: u64;
+    server message Unsupported = "%1" cmd: token(max = 4) "=ERR1";
+    server message Error = "ERROR";
+    state Ready {
+        exchange Incr where noreply -> none;
+        exchange Incr -> Number;
+        otherwise Quiet -> none;
+        otherwise Unknown -> Unsupported;
+        otherwise -> Error;
+        client closes;
+    }
+}"#;
+
+#[test]
+fn fallback_requests_are_tried_in_order_after_the_others() {
+    let spec = crate::compile("fallbacks", FALLBACKS);
+    let now = Instant::now();
+    let mut server = Session::new(spec.clone(), Role::Server, now);
+    let mut buf = BytesMut::from(
+        &b"incr k 1\r\nincr k abc noreply \r\nincr  k  2  noreply\nfoo noreply\r\n%1XYZW ?\r\n"[..],
+    );
+    let mut got = Vec::new();
+    while let Some(ev) = server.receive(&mut buf, now).unwrap() {
+        got.push(match ev {
+            Event::Message(m) => {
+                let fields = m.fields.clone();
+                format!("{} {fields:?}", named(&spec, &m))
+            }
+            Event::Unrecognized { frame } => format!("unrecognized {frame:?}"),
+            other => format!("{other:?}"),
+        });
+    }
+    assert_eq!(
+        got,
+        vec![
+            r#"Incr ["k", 1, false]"#.to_string(),
+            r#"Quiet [#0, b"k abc"]"#.to_string(),
+            r#"Incr ["k", 2, true]"#.to_string(),
+            r#"unrecognized b"foo noreply""#.to_string(),
+            r#"Unknown ["XYZW", "?"]"#.to_string(),
+        ]
+    );
+    // Owed: Number for the first, nothing for the quiet ones, Error for
+    // `foo`, Unsupported for `%1XYZW`.
+    assert_eq!(server.pending_replies(), 3);
+}
+
+#[test]
+fn a_fallback_that_is_also_a_request_is_refused() {
+    let compiled = protocol_dsl::compile_str(
+        "both.proto",
+        r#"protocol p { framing line("\r\n", max = 64);
+            client message Ping = "PING";
+            server message Pong = "PONG";
+            state S { exchange Ping -> Pong; otherwise Ping -> Pong; client closes; } }"#,
+    );
+    assert!(compiled
+        .render(false)
+        .contains("is both a request and an `otherwise` message"));
+}
