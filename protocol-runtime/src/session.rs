@@ -32,6 +32,10 @@ pub enum Event {
     /// Input that matches no request, in a state with an `otherwise` rule:
     /// the server owes one of the `otherwise` replies; the state holds.
     Unrecognized { frame: Bytes },
+    /// A request whose first part matched but a later part did not (`found`
+    /// holds the bytes read for that part, now consumed), in a state with an
+    /// `otherwise` rule: answered as unrecognized input is; the state holds.
+    Malformed { message: MessageId, found: Bytes },
     /// Input the spec declares ignored in this state, read and dropped.
     Ignored { bytes: usize },
     /// The peer closed its side where the spec allows it.
@@ -376,6 +380,17 @@ impl Session {
                     fields,
                     bytes,
                 })
+            }
+            Decoded::Malformed { message, found, error } => {
+                let state = &self.spec.states[self.state];
+                if self.role == Role::Server && state.otherwise.is_some() {
+                    self.cover(Covered::Otherwise { state: self.state });
+                    let owed = ReplyCursor::new(&self.spec, self.state, None);
+                    self.owe(owed);
+                    self.entered = now;
+                    return Ok(Event::Malformed { message, found });
+                }
+                Err(Error::Peer(error))
             }
             Decoded::Unrecognized { frame, mismatch } => {
                 let state = &self.spec.states[self.state];

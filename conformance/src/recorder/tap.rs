@@ -273,7 +273,7 @@ impl Tap {
                 }
                 self.flush_deferred_close(false);
             }
-            Event::Unrecognized { .. } => {
+            Event::Unrecognized { .. } | Event::Malformed { .. } => {
                 other.observe_unrecognized(now).map_err(|e| e.to_string())?;
                 self.push_raw(from, &bytes);
             }

@@ -37,6 +37,10 @@ pub(super) fn generate() -> TokenStream {
                 /// Input that matches no message, answered by the state's
                 /// `otherwise` reply (servers only).
                 Unrecognized(rt::bytes::Bytes),
+                /// A request (named) whose first part matched and a later
+                /// part did not, with the bytes found there (consumed),
+                /// answered by the state's `otherwise` reply (servers only).
+                Malformed(&'static str, rt::bytes::Bytes),
                 /// The peer closed (or half-closed) where the spec allows it.
                 Closed,
             }
@@ -127,6 +131,9 @@ fn side(
                             Ok(Received::Discarded(super::#theirs::from_message(m)?, bytes))
                         }
                         rt::session::Event::Unrecognized { frame } => Ok(Received::Unrecognized(frame)),
+                        rt::session::Event::Malformed { message, found } => {
+                            Ok(Received::Malformed(super::message_name(message), found))
+                        }
                         rt::session::Event::Closed => Ok(Received::Closed),
                         rt::session::Event::Ignored { .. } => continue,
                     };

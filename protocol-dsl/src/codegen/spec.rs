@@ -32,7 +32,14 @@ pub fn build_fn(p: &Protocol) -> TokenStream {
     });
     let states = p.states.iter().map(state);
     let initial = p.initial;
+    let names = p.messages.iter().map(|m| &m.name);
     quote! {
+        /// The name of message `id` as the spec writes it.
+        pub fn message_name(id: rt::spec::MessageId) -> &'static str {
+            const NAMES: &[&str] = &[#(#names),*];
+            NAMES.get(id).copied().unwrap_or("?")
+        }
+
         /// The spec this module was generated from, as the engine runs it
         /// (built once, shared by every connection).
         pub fn spec() -> ::std::sync::Arc<rt::spec::Protocol> {

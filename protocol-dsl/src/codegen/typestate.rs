@@ -417,6 +417,13 @@ impl Gen<'_> {
                     discarded: None,
                     next: Some(quote!(#t)),
                 });
+                variants.push(Variant {
+                    name: format_ident!("Malformed"),
+                    doc: "A request (named) whose first part matched and a later part did not, with the bytes found there (consumed); the `otherwise` reply answers it.".into(),
+                    message: None,
+                    discarded: None,
+                    next: Some(quote!(#t)),
+                });
             }
         }
         // A peer's end of stream reads the same for close and half-close; the
@@ -454,6 +461,7 @@ impl Gen<'_> {
         let mut discard_arms = Vec::new();
         let mut closed_arm = None;
         let mut unrecognized_arm = None;
+        let mut malformed_arm = None;
         for v in &variants {
             let (vname, doc) = (&v.name, &v.doc);
             let next_ty = v.next.clone();
@@ -491,6 +499,13 @@ impl Gen<'_> {
                         None => quote!(#event::#vname(#build, bytes)),
                     };
                     discard_arms.push(quote!(if m.id == #id #cond { return Ok(#value); }));
+                }
+                (None, _) if vname == "Malformed" => {
+                    let n = next_val.clone().unwrap_or_default();
+                    defs.push(quote!(#[doc = #doc] Malformed(&'static str, rt::bytes::Bytes, #next_ty)));
+                    malformed_arm = Some(quote!(rt::session::Event::Malformed { message, found } => {
+                        return Ok(#event::Malformed(super::message_name(message), found, #n));
+                    }));
                 }
                 (None, _) if vname == "Unrecognized" => {
                     let n = next_val.clone().unwrap_or_default();
@@ -542,6 +557,7 @@ impl Gen<'_> {
                         #message_arm
                         #discard_arm
                         #unrecognized_arm
+                        #malformed_arm
                         #closed_arm
                         rt::session::Event::Ignored { .. } => continue,
                         #[allow(unreachable_patterns)]

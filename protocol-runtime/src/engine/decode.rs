@@ -15,9 +15,12 @@ use crate::value::{Message, Value};
 pub enum Decoded {
     /// A whole message.
     Message(Message),
-    /// A message whose `raw` part was over its max and was skipped, as the
+    /// A message whose `raw` part is over its max and is skipped, as the
     /// spec declares with `over = discard`. `fields` hold what was read
-    /// before the raw part.
+    /// before the raw part. It comes as soon as the length is read, so the
+    /// receiver can answer at once (memcached's "object too large" before
+    /// the data arrives); the decoder then skips `bytes` bytes before the
+    /// next message.
     Discarded {
         message: MessageId,
         fields: Vec<Value>,
@@ -26,6 +29,15 @@ pub enum Decoded {
     /// A frame that matches none of the messages expected (the caller decides
     /// whether the spec answers it or it is a violation).
     Unrecognized { frame: Bytes, mismatch: String },
+    /// A message whose first part matched but a later part did not
+    /// (memcached's data block not followed by CRLF). The bytes read for
+    /// that part are consumed, so the next message starts after them; the
+    /// caller decides whether the spec answers it or `error` is reported.
+    Malformed {
+        message: MessageId,
+        found: Bytes,
+        error: ProtocolViolation,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -39,13 +51,9 @@ enum Stage {
         segment: usize,
         values: Vec<Value>,
     },
-    /// Skipping `remaining` bytes of a discarded message.
-    Discarding {
-        message: MessageId,
-        values: Vec<Value>,
-        remaining: u64,
-        total: u64,
-    },
+    /// Skipping the `remaining` bytes of a discarded message (already
+    /// reported) before the next message.
+    Discarding { remaining: u64 },
 }
 
 /// Decodes the messages of one direction of a connection.
@@ -127,29 +135,17 @@ impl Decoder {
                     Step::Done(d) => return Ok(Some(d)),
                     Step::Next(stage) => self.stage = stage,
                 },
-                Stage::Discarding {
-                    message,
-                    values,
-                    remaining,
-                    total,
-                } => {
+                Stage::Discarding { remaining } => {
                     let n = remaining.min(buf.len() as u64);
                     buf.advance(n as usize);
                     self.offset += n;
                     if n < remaining {
                         self.stage = Stage::Discarding {
-                            message,
-                            values,
                             remaining: remaining - n,
-                            total,
                         };
                         return Ok(None);
                     }
-                    return Ok(Some(Decoded::Discarded {
-                        message,
-                        fields: values,
-                        bytes: total,
-                    }));
+                    // Skipped whole: the next message may be buffered.
                 }
             }
         }
@@ -360,18 +356,24 @@ impl Decoder {
         };
         match &seg.framing {
             Framing::Exact(lit) => {
-                let n = lit.len().min(buf.len());
-                if buf[..n] != lit[..n] {
-                    let what = format!("\"{}\" in `{}`", lit.escape_ascii(), spec.messages[message].name);
-                    return Err(self.violation(cx, &what, buf, lit.len()));
-                }
-                if n < lit.len() {
+                // The bytes are taken whole before they are compared, as
+                // memcached reads a data block's CRLF: a mismatch consumes
+                // them and the next message starts after.
+                if buf.len() < lit.len() {
                     self.stage = Stage::Segment {
                         message,
                         segment,
                         values,
                     };
                     return Ok(Step::Pending);
+                }
+                if buf[..lit.len()] != lit[..] {
+                    let what = format!("\"{}\" in `{}`", lit.escape_ascii(), spec.messages[message].name);
+                    let error = self.violation_at(cx, &what, buf);
+                    self.frame_start = self.offset;
+                    self.offset += lit.len() as u64;
+                    let found = buf.split_to(lit.len()).freeze();
+                    return Ok(Step::Done(Decoded::Malformed { message, found, error }));
                 }
                 buf.advance(lit.len());
                 self.offset += lit.len() as u64;
@@ -398,7 +400,12 @@ impl Decoder {
                 };
                 let mut matcher = Matcher::new(layout, &frame, &mut values);
                 if let Err(m) = matcher.whole(pattern) {
-                    return Err(self.frame_violation(cx, spec, message, &m, &frame));
+                    let error = self.frame_violation(cx, spec, message, &m, &frame);
+                    return Ok(Step::Done(Decoded::Malformed {
+                        message,
+                        found: frame,
+                        error,
+                    }));
                 }
                 next(values)
             }
@@ -423,11 +430,11 @@ impl Decoder {
                             })
                             .sum();
                         let total = n.saturating_add(trailing);
-                        return Ok(Step::Next(Stage::Discarding {
+                        self.stage = Stage::Discarding { remaining: total };
+                        return Ok(Step::Done(Decoded::Discarded {
                             message,
-                            values,
-                            remaining: total,
-                            total,
+                            fields: values,
+                            bytes: total,
                         }));
                     }
                     return Err(Error::TooLong {
@@ -558,12 +565,16 @@ impl Decoder {
     }
 
     fn violation(&self, cx: &Context<'_>, expected: &str, buf: &[u8], _want: usize) -> Error {
-        Error::Peer(ProtocolViolation {
+        Error::Peer(self.violation_at(cx, expected, buf))
+    }
+
+    fn violation_at(&self, cx: &Context<'_>, expected: &str, buf: &[u8]) -> ProtocolViolation {
+        ProtocolViolation {
             state: cx.state.to_string(),
             expected: expected.to_string(),
             offset: self.offset,
             got: Excerpt::of(buf),
-        })
+        }
     }
 
     fn frame_violation(
@@ -573,8 +584,8 @@ impl Decoder {
         message: MessageId,
         m: &Mismatch<'_>,
         frame: &[u8],
-    ) -> Error {
-        Error::Peer(ProtocolViolation {
+    ) -> ProtocolViolation {
+        ProtocolViolation {
             state: cx.state.to_string(),
             expected: format!(
                 "{} in `{}` at column {}",
@@ -584,7 +595,7 @@ impl Decoder {
             ),
             offset: self.frame_start,
             got: Excerpt::of(frame),
-        })
+        }
     }
 }
 

@@ -146,19 +146,45 @@ fn garbage_instead_of_an_exact_prompt_is_a_violation_as_soon_as_it_differs() {
     assert_eq!(v.got, Excerpt(b"HELP ME".to_vec()));
 }
 
+/// Where no `otherwise` answers it (a client reading a reply), a data block
+/// not followed by its CRLF is a violation that says where and what.
 #[test]
 fn wrong_bytes_after_a_data_block_are_a_violation() {
-    let sp = spec("memcached");
-    let mut server = session(&sp, Role::Server, &[]);
-    let v = violation(feed(&mut server, b"set k 0 0 5\r\nhelloXX\r\n").1);
-    assert_eq!(v.state, "Commands");
+    let sp = spec("memcached_get");
+    let mut client = session(&sp, Role::Client, &[get(&sp, "k")]);
+    let v = violation(feed(&mut client, b"VALUE k 0 5\r\nhelloXX\r\n").1);
+    assert_eq!(v.state, "Results");
     assert!(
-        v.expected.contains("\\r\\n") && v.expected.contains("`Set`"),
+        v.expected.contains("\\r\\n") && v.expected.contains("`Value`"),
         "{}",
         v.expected
     );
     assert_eq!(v.offset, 18);
     assert!(v.got.0.starts_with(b"XX"), "{:?}", v.got);
+}
+
+/// On a server whose state has an `otherwise` reply, the same is a
+/// malformed request: the two bytes found are consumed and reported, the
+/// `otherwise` reply is owed (memcached's `CLIENT_ERROR bad data chunk`),
+/// and reading goes on after them (the `\r\n` left is an empty line).
+#[test]
+fn wrong_bytes_after_a_data_block_are_answered_where_the_state_has_otherwise() {
+    let sp = spec("memcached");
+    let mut server = session(&sp, Role::Server, &[]);
+    let (events, err) = feed(&mut server, b"set k 0 0 3\r\nabcd\r\nget k\r\n");
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(
+        events,
+        vec![
+            Event::Malformed {
+                message: sp.message("Set").unwrap(),
+                found: "d\r".into(),
+            },
+            Event::Unrecognized { frame: "".into() },
+            Event::Message(get(&sp, "k")),
+        ]
+    );
+    assert_eq!(server.pending_replies(), 3);
 }
 
 #[test]

@@ -16,11 +16,11 @@ use protocol_runtime::transport::Stream;
 use protocol_runtime::Error as RtError;
 
 use crate::specs::memcached::dynamic::{Received, Server};
-use crate::specs::memcached::{self as mc, ClientMessage, ServerMessage};
+use crate::specs::memcached::{self as mc, ClientError, ClientMessage, ServerMessage};
 
 use super::stats::{self, ConnInfo, Conns};
 use super::store::{Delta, DeltaResult, Hit, Mode, Store, StoreConfig, Stored};
-use super::unrecognized::{self, Answer};
+use super::unrecognized::{self, Answer, BAD_DATA_CHUNK};
 use super::{Clock, MemcachedConfig, SystemClock, SPEC_MAX_DATA, VERSION};
 
 /// The spec's timeout (`timeout 5min;`), which `idle_timeout` reports unless
@@ -316,6 +316,12 @@ pub async fn handle(shared: Arc<Shared>, mut conn: Server) -> Result<(), RtError
             Received::Message(msg) => shared.execute(&open.1, msg, &mut replies),
             Received::Discarded(msg, _) => {
                 shared.discarded(msg, &mut replies);
+                Flow::Continue
+            }
+            // A data block not followed by CRLF: memcached answers this,
+            // reads on after the two bytes it found there.
+            Received::Malformed(..) => {
+                replies.push(ClientError { why: BAD_DATA_CHUNK.into() }.into());
                 Flow::Continue
             }
             Received::Unrecognized(line) => match unrecognized::answer(&line) {

@@ -31,6 +31,8 @@ pub const BAD_FORMAT: &str = "bad command line format";
 pub const DELETE_USAGE: &str = "bad command line format.  Usage: delete <key> [noreply]";
 pub const BAD_EXPTIME: &str = "invalid exptime argument";
 pub const BAD_DELTA: &str = "invalid numeric delta argument";
+/// A data block not followed by CRLF.
+pub const BAD_DATA_CHUNK: &str = "bad data chunk";
 
 /// The answer to `line` (without its CRLF).
 pub fn answer(line: &[u8]) -> Answer {
