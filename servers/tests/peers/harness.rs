@@ -72,10 +72,24 @@ pub enum Program {
     Nc,
     /// memcached's own `memcached-tool` (a perl script shipped with it).
     MemcachedTool,
-    /// libmemcached's `memcstat` and `memcdump`.
+    /// libmemcached's tools (Debian's libmemcached-tools).
     Memcstat,
     Memcdump,
+    Memccp,
+    Memccat,
+    Memcflush,
+    Memcslap,
+    Memcaslap,
+    /// Python memcached clients, in the venv `.ci/run` makes (see
+    /// [`python_venv`]): pymemcache 4.0.0, python-memcached 1.62, and
+    /// Debian's pylibmc seen through the venv's system site packages.
+    Pymemcache,
+    PythonMemcached,
+    Pylibmc,
 }
+
+/// How many [`Program`]s there are.
+const PROGRAMS: usize = 14;
 
 impl Program {
     pub fn name(self) -> &'static str {
@@ -86,6 +100,14 @@ impl Program {
             Program::MemcachedTool => "memcached-tool",
             Program::Memcstat => "memcstat",
             Program::Memcdump => "memcdump",
+            Program::Memccp => "memccp",
+            Program::Memccat => "memccat",
+            Program::Memcflush => "memcflush",
+            Program::Memcslap => "memcslap",
+            Program::Memcaslap => "memcaslap",
+            Program::Pymemcache => "pymemcache",
+            Program::PythonMemcached => "python-memcached",
+            Program::Pylibmc => "pylibmc",
         }
     }
 
@@ -95,14 +117,21 @@ impl Program {
             Program::Xinetd => "xinetd",
             Program::Nc => "netcat-openbsd",
             Program::MemcachedTool => "memcached, and perl",
-            Program::Memcstat | Program::Memcdump => "libmemcached-tools",
+            Program::Memcstat
+            | Program::Memcdump
+            | Program::Memccp
+            | Program::Memccat
+            | Program::Memcflush
+            | Program::Memcslap
+            | Program::Memcaslap => "libmemcached-tools",
+            Program::Pymemcache | Program::PythonMemcached | Program::Pylibmc => "python3-venv",
         }
     }
 
     /// Where the program is installed, if it is: searched on `PATH`, then in
     /// the sbin directories a non-root `PATH` may lack.
     pub fn locate(self) -> Option<PathBuf> {
-        static FOUND: [OnceLock<Option<PathBuf>>; 6] = [const { OnceLock::new() }; 6];
+        static FOUND: [OnceLock<Option<PathBuf>>; PROGRAMS] = [const { OnceLock::new() }; PROGRAMS];
         FOUND[self as usize]
             .get_or_init(|| match self {
                 // Debian keeps it with memcached's scripts, off `PATH`; it
@@ -110,6 +139,9 @@ impl Program {
                 Program::MemcachedTool => search_path("perl").and(search_path(self.name()).or_else(|| {
                     Some(PathBuf::from("/usr/share/memcached/scripts/memcached-tool")).filter(|p| p.is_file())
                 })),
+                Program::Pymemcache => python_module("pymemcache", "pymemcache.__version__ == '4.0.0'"),
+                Program::PythonMemcached => python_module("memcache", "memcache.__version__ == '1.62'"),
+                Program::Pylibmc => python_module("pylibmc", "True"),
                 _ => search_path(self.name()),
             })
             .clone()
@@ -121,12 +153,55 @@ impl Program {
     }
 
     fn missing(self) -> String {
+        if let Some(import) = self.python_import() {
+            return format!(
+                "`{}` cannot `import {import}` at its pinned version (.ci/run makes that venv: \
+                 python3 -m venv --system-site-packages with Debian's python3-pylibmc, then \
+                 pip install pymemcache==4.0.0 python-memcached==1.62)",
+                python_venv().join("bin/python").display()
+            );
+        }
         format!(
             "`{}` is not installed (Debian package {})",
             self.name(),
             self.package()
         )
     }
+}
+
+impl Program {
+    /// The module a Python client is imported as.
+    fn python_import(self) -> Option<&'static str> {
+        match self {
+            Program::Pymemcache => Some("pymemcache"),
+            Program::PythonMemcached => Some("memcache"),
+            Program::Pylibmc => Some("pylibmc"),
+            _ => None,
+        }
+    }
+}
+
+/// The venv of the Python memcached clients: `PROTOSPEC_VENV`, else
+/// `$HOME/.cache/protospec/venv-memcached` (where `.ci/run` makes it).
+pub fn python_venv() -> PathBuf {
+    match std::env::var_os("PROTOSPEC_VENV") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/protospec/venv-memcached"),
+    }
+}
+
+/// The venv's python, if it imports `module` and `check` holds after.
+fn python_module(module: &str, check: &str) -> Option<PathBuf> {
+    let python = python_venv().join("bin/python");
+    let ok = Command::new(&python)
+        .args(["-B", "-c", &format!("import {module}; assert {check}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(python)
 }
 
 fn search_path(name: &str) -> Option<PathBuf> {
@@ -159,8 +234,22 @@ pub fn trial(name: &str, needs: &'static [Program], test: fn() -> Outcome) -> Tr
 pub fn trial_if(
     name: &str,
     needs: &'static [Program],
-    unsupported: fn() -> Option<String>,
-    test: fn() -> Outcome,
+    unsupported: impl FnOnce() -> Option<String> + Send + 'static,
+    test: impl FnOnce() -> Outcome + Send + 'static,
+) -> Trial {
+    trial_completing(name, needs, move || {
+        if let Some(why) = unsupported() {
+            return Ok(Completion::ignored_with(format!("skipped: {why}")));
+        }
+        test().map(|()| Completion::Completed)
+    })
+}
+
+/// Like [`trial`], with a test that may itself end ignored (with a reason).
+pub fn trial_completing(
+    name: &str,
+    needs: &'static [Program],
+    test: impl FnOnce() -> Result<Completion, Failed> + Send + 'static,
 ) -> Trial {
     Trial::ignorable_test(name, move || {
         let missing: Vec<String> = needs
@@ -175,10 +264,7 @@ pub fn trial_if(
             }
             return Ok(Completion::ignored_with(format!("skipped: {why}")));
         }
-        if let Some(why) = unsupported() {
-            return Ok(Completion::ignored_with(format!("skipped: {why}")));
-        }
-        test().map(|()| Completion::Completed)
+        test()
     })
 }
 

@@ -12,9 +12,12 @@
 //! 127.0.0.1, and killed by its PID when the trial ends (also when it fails or
 //! panics): `memcached` (package memcached), `xinetd` (package xinetd) with
 //! its internal daytime and echo services, `nc` (package netcat-openbsd),
-//! `memcached-tool` (shipped with memcached, run by perl), `memcstat` and
-//! `memcdump` (package libmemcached-tools). The
-//! programs are looked up on `PATH` and in the sbin directories.
+//! `memcached-tool` (shipped with memcached, run by perl), `memcstat`,
+//! `memcdump`, `memccp`, `memccat`, `memcflush`, `memcslap` and `memcaslap`
+//! (package libmemcached-tools). The programs are looked up on `PATH` and in
+//! the sbin directories. The Python clients (pymemcache 4.0.0,
+//! python-memcached 1.62, Debian's pylibmc) run from the venv that `.ci/run`
+//! makes, `$PROTOSPEC_VENV` or else `~/.cache/protospec/venv-memcached`.
 //!
 //! Skipping: a trial whose program is not installed is reported as *ignored*,
 //! with the missing program in its message (`ignored (skipped: `memcached` is
@@ -27,6 +30,7 @@
 //! Every network wait has a time limit, so a hung peer fails its trial rather
 //! than the run.
 
+mod clients;
 mod harness;
 mod hostile;
 mod inetd;
@@ -50,6 +54,7 @@ fn main() {
     trials.extend(record::trials());
     trials.extend(hostile::trials());
     trials.extend(load::trials());
+    trials.extend(clients::trials());
     libtest_mimic::run(&args, trials).exit();
 }
 
