@@ -50,10 +50,11 @@ common=(-rss_limit_mb=512 -malloc_limit_mb=256 -timeout=10 -print_final_stats=1)
 
 # Where a target's seeds are: the compiler and transcript targets start from
 # the project's own specs, fixtures and suites (read in place, so the seeds
-# never lag behind them); the others from fuzz/seeds/<target>.
+# never lag behind them), the compiler also from fuzz/seeds/spec (syntax the
+# specs and fixtures do not all use yet); the others from fuzz/seeds/<target>.
 seed_dirs() {
     case "$1" in
-    spec) printf '%s\n' "$root/specs" "$root/protocol-dsl/tests/fixtures" ;;
+    spec) printf '%s\n' "$root/specs" "$root/protocol-dsl/tests/fixtures" "$fuzz_dir/seeds/spec" ;;
     transcript) printf '%s\n' "$root/conformance/suites" ;;
     *) printf '%s\n' "$fuzz_dir/seeds/$1" ;;
     esac
