@@ -381,7 +381,11 @@ impl Session {
                     bytes,
                 })
             }
-            Decoded::Malformed { message, found, error } => {
+            Decoded::Malformed {
+                message,
+                found,
+                error,
+            } => {
                 let state = &self.spec.states[self.state];
                 if self.role == Role::Server && state.otherwise.is_some() {
                     self.cover(Covered::Otherwise { state: self.state });

@@ -74,7 +74,9 @@ fn comparable(a: &ir::Message, b: &ir::Message) -> Option<bool> {
                 also_ends: ys,
                 ..
             },
-        ) => (x == y && xs == ys).then_some(true),
+        ) => {
+            (super::mixed_framing::line_ends(x, xs) == super::mixed_framing::line_ends(y, ys)).then_some(true)
+        }
         (Length { prefix: x, .. }, Length { prefix: y, .. }) => (x == y).then_some(true),
         (Exact(_), Exact(_) | Line { .. }) | (Line { .. }, Exact(_)) => Some(false),
         (

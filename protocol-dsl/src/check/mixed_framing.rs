@@ -10,7 +10,9 @@ use crate::ir;
 
 #[derive(PartialEq, Eq)]
 enum Class<'a> {
-    Line(&'a [u8], &'a [Vec<u8>]),
+    /// The line ends a receiver accepts, as a set (the one written first
+    /// matters only to the sender).
+    Line(Vec<&'a [u8]>),
     Length(LengthPrefix),
     Exact,
     Raw,
@@ -18,12 +20,9 @@ enum Class<'a> {
 
 fn describe(c: &Class<'_>) -> String {
     match c {
-        Class::Line(d, also) => {
-            let ends: String = also
-                .iter()
-                .map(|e| format!(" or `{}`", e.escape_ascii()))
-                .collect();
-            format!("a line ending in `{}`{ends}", d.escape_ascii())
+        Class::Line(ends) => {
+            let ends: Vec<String> = ends.iter().map(|e| format!("`{}`", e.escape_ascii())).collect();
+            format!("a line ending in {}", ends.join(" or "))
         }
         Class::Length(p) => format!("a `{}` length prefix", p.name()),
         Class::Exact => "exact bytes".to_string(),
@@ -41,7 +40,7 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
             let class = match &seg.framing {
                 Framing::Line {
                     delimiter, also_ends, ..
-                } => Class::Line(delimiter, also_ends),
+                } => Class::Line(line_ends(delimiter, also_ends)),
                 Framing::Length { prefix, .. } => Class::Length(*prefix),
                 Framing::Exact(_) => Class::Exact,
                 Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => Class::Raw,
@@ -67,4 +66,12 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
             }
         }
     }
+}
+
+/// A line's ends as a sorted set.
+pub(super) fn line_ends<'a>(delimiter: &'a [u8], also: &'a [Vec<u8>]) -> Vec<&'a [u8]> {
+    let mut ends: Vec<&[u8]> = also.iter().map(Vec::as_slice).chain([delimiter]).collect();
+    ends.sort_unstable();
+    ends.dedup();
+    ends
 }

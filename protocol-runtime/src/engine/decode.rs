@@ -373,7 +373,11 @@ impl Decoder {
                     self.frame_start = self.offset;
                     self.offset += lit.len() as u64;
                     let found = buf.split_to(lit.len()).freeze();
-                    return Ok(Step::Done(Decoded::Malformed { message, found, error }));
+                    return Ok(Step::Done(Decoded::Malformed {
+                        message,
+                        found,
+                        error,
+                    }));
                 }
                 buf.advance(lit.len());
                 self.offset += lit.len() as u64;

@@ -62,7 +62,7 @@ impl std::fmt::Display for Expect<'_> {
             Expect::Literal(lit) => write!(f, "\"{}\"", lit.escape_ascii()),
             Expect::Token(name) => write!(f, "token `{name}`"),
             Expect::TokenOfAtMost { name, max, len } => {
-                write!(f, "token `{name}` of at most {max} bytes (got {len})")
+                write!(f, "token `{name}` of at most {max} bytes (got {len} or more)")
             }
             Expect::Utf8Token(name) => write!(f, "UTF-8 token `{name}`"),
             Expect::Field(name) => write!(f, "`{name}`"),
@@ -280,7 +280,9 @@ impl<'a, 'v> Matcher<'a, 'v> {
         let rest = &self.input[pos..];
         match &def.ty {
             FieldType::Token { max, except } => {
-                let run = token_run(rest, except.as_deref());
+                // Scanned no further than one byte past `max`: a repetition
+                // before the token retries it at each of its rounds.
+                let run = token_run(&rest[..rest.len().min(max.saturating_add(1))], except.as_deref());
                 if run == 0 {
                     self.fail(pos, Expect::Token(name));
                     return Err(());
@@ -457,7 +459,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
         let rest = &self.input[pos..];
         match ty {
             FieldType::Token { max, except } => {
-                let len = token_run(rest, except.as_deref());
+                let len = token_run(&rest[..rest.len().min(max.saturating_add(1))], except.as_deref());
                 if len == 0 {
                     self.fail(pos, Expect::Token(name));
                     return None;

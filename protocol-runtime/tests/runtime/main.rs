@@ -13,6 +13,7 @@ mod transports;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use protocol_runtime::layout::FieldType;
 use protocol_runtime::spec::Protocol;
 use protocol_runtime::{Message, Value};
 
@@ -38,12 +39,44 @@ fn checked(name: &str, compiled: protocol_dsl::Compilation) -> Arc<Protocol> {
     )
 }
 
-/// The message `name` of `spec` with these field values.
+/// The message `name` of `spec` with these field values (see [`coerced`]).
 pub fn msg(spec: &Protocol, name: &str, fields: Vec<Value>) -> Message {
     let id = spec
         .message(name)
         .unwrap_or_else(|| panic!("no message `{name}` in `{}`", spec.name));
-    Message::new(id, fields)
+    Message::new(id, coerced(spec, name, fields))
+}
+
+/// Field values as a test writes them, as the message takes them: a string
+/// given for a field of byte strings (`token(except = ...)`) is taken as
+/// its bytes, and trailing optional fields left out are absent.
+pub fn coerced(spec: &Protocol, name: &str, fields: Vec<Value>) -> Vec<Value> {
+    let Some(id) = spec.message(name) else {
+        return fields;
+    };
+    let defs = &spec.messages[id].layout.fields;
+    let mut fields: Vec<Value> = fields
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match defs.get(i) {
+            Some(d) => as_field(&d.ty, v),
+            None => v,
+        })
+        .collect();
+    while fields.len() < defs.len() && defs[fields.len()].optional {
+        fields.push(Value::Absent);
+    }
+    fields
+}
+
+fn as_field(ty: &FieldType, v: Value) -> Value {
+    match (ty, v) {
+        (FieldType::Token { except: Some(_), .. }, Value::Str(s)) => Value::Bytes(Bytes::from(s)),
+        (FieldType::List { item, .. }, Value::List(items)) => {
+            Value::List(items.into_iter().map(|v| as_field(item, v)).collect())
+        }
+        (_, v) => v,
+    }
 }
 
 /// A bytes value.

@@ -241,6 +241,10 @@ impl Shared {
                     out.push(mc::Ok.into());
                 }
             }
+            ClientMessage::LruCrawler(m) => self.lru_crawler(&m.args, now, out),
+            // A malformed command that asked for no reply: memcached answers
+            // nothing.
+            ClientMessage::Quiet(_) => {}
             ClientMessage::Quit(_) => return Flow::Quit,
         }
         Flow::Continue
@@ -321,7 +325,12 @@ pub async fn handle(shared: Arc<Shared>, mut conn: Server) -> Result<(), RtError
             // A data block not followed by CRLF: memcached answers this,
             // reads on after the two bytes it found there.
             Received::Malformed(..) => {
-                replies.push(ClientError { why: BAD_DATA_CHUNK.into() }.into());
+                replies.push(
+                    ClientError {
+                        why: BAD_DATA_CHUNK.into(),
+                    }
+                    .into(),
+                );
                 Flow::Continue
             }
             Received::Unrecognized(line) => match unrecognized::answer(&line) {
@@ -382,7 +391,7 @@ fn stored_reply(r: Stored) -> ServerMessage {
     }
 }
 
-fn value(key: String, hit: Hit, with_cas: bool) -> ServerMessage {
+fn value(key: Bytes, hit: Hit, with_cas: bool) -> ServerMessage {
     mc::Value {
         key,
         flags: hit.flags,

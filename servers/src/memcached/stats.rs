@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use protocol_runtime::bytes::Bytes;
 use protocol_runtime::transport::Stream;
 
 use crate::specs::memcached::{self as mc, ServerMessage};
@@ -268,12 +269,13 @@ impl Shared {
                     return;
                 }
             },
-            Some("cachedump") => {
-                if let Some(reply) = self.cachedump(&args[1..]) {
+            Some("cachedump") => match self.cachedump(&args[1..], now) {
+                Ok(items) => out.extend(items),
+                Err(reply) => {
                     out.push(reply);
                     return;
                 }
-            }
+            },
             Some(_) => {
                 out.push(mc::Error { why: None }.into());
                 return;
@@ -282,30 +284,82 @@ impl Shared {
         out.push(mc::End.into());
     }
 
-    /// `stats cachedump CLASS LIMIT`: the error memcached gives for bad
-    /// arguments, or none for an empty listing (END). memcached lists a
-    /// class's items as `ITEM key [N b; T s]` lines, which
-    /// `specs/memcached.proto` has no message for: a class that holds items
-    /// is answered with a SERVER_ERROR saying so rather than with a listing
-    /// that would claim it empty.
-    fn cachedump(&self, args: &[&str]) -> Option<ServerMessage> {
+    /// `stats cachedump CLASS LIMIT`: the class's live items as `ITEM key
+    /// [N b; T s]` lines, most recently used first (`LIMIT` 0: all), or the
+    /// error memcached gives for bad arguments.
+    fn cachedump(&self, args: &[&str], now: u64) -> Result<Vec<ServerMessage>, ServerMessage> {
         let (Some(class), Some(limit)) = (args.first(), args.get(1)) else {
-            return Some(client_error("bad command line"));
+            return Err(client_error("bad command line"));
         };
-        let (Ok(class), Ok(_limit)) = (class.parse::<u32>(), limit.parse::<u32>()) else {
-            return Some(client_error("bad command line format"));
+        let (Ok(class), Ok(limit)) = (class.parse::<u32>(), limit.parse::<u32>()) else {
+            return Err(client_error("bad command line format"));
         };
         // memcached accepts any id below its 64 classes.
         if class >= 64 {
-            return Some(client_error("Illegal slab id"));
+            return Err(client_error("Illegal slab id"));
         }
-        let held = self.store().items().any(|it| u32::from(it.class) == class);
-        held.then(|| {
-            mc::ServerError {
-                why: "cachedump ITEM lines are not in specs/memcached.proto".into(),
+        let limit = if limit == 0 { usize::MAX } else { limit as usize };
+        let store = self.store();
+        let mut items: Vec<ServerMessage> = store
+            .items()
+            .filter(|it| u32::from(it.class) == class && it.expires.is_none_or(|e| e > now))
+            .map(|it| {
+                mc::CacheItem {
+                    key: Bytes::copy_from_slice(it.key),
+                    len: it.data_len as u64,
+                    time: it.expires.unwrap_or(0),
+                }
+                .into()
+            })
+            .collect();
+        items.reverse();
+        items.truncate(limit);
+        Ok(items)
+    }
+
+    /// `lru_crawler metadump all|CLASS...|hash`: a line per live item, its
+    /// key %-encoded as memcached does; `lru_crawler crawl ...` is
+    /// acknowledged (items here expire when read, nothing needs crawling);
+    /// anything else is memcached's `ERROR`.
+    pub(super) fn lru_crawler(&self, args: &str, now: u64, out: &mut Vec<ServerMessage>) {
+        let args: Vec<&str> = args.split(' ').filter(|a| !a.is_empty()).collect();
+        match args.as_slice() {
+            ["metadump", which, ..] => {
+                let classes: Option<Vec<u32>> = match *which {
+                    "all" | "hash" => None,
+                    list => Some(list.split(',').filter_map(|c| c.parse().ok()).collect()),
+                };
+                let store = self.store();
+                for it in store.items() {
+                    if it.expires.is_some_and(|e| e <= now)
+                        || classes
+                            .as_ref()
+                            .is_some_and(|c| !c.contains(&u32::from(it.class)))
+                    {
+                        continue;
+                    }
+                    out.push(
+                        mc::MetaItem {
+                            key: uri_encode(it.key),
+                            exp: it.expires.map_or(-1, |e| e as i64),
+                            la: it.accessed,
+                            cas: it.cas,
+                            fetch: if it.fetched {
+                                mc::MetaItemFetch::Yes
+                            } else {
+                                mc::MetaItemFetch::No
+                            },
+                            cls: u32::from(it.class),
+                            size: it.size,
+                        }
+                        .into(),
+                    );
+                }
+                out.push(mc::End.into());
             }
-            .into()
-        })
+            ["crawl", _, ..] => out.push(mc::Ok.into()),
+            _ => out.push(mc::Error { why: None }.into()),
+        }
     }
 
     fn reset_stats(&self) {
@@ -649,6 +703,20 @@ impl Shared {
     }
 }
 
+/// memcached's %-encoding of keys in metadump: letters, digits and `-._~`
+/// as they are, every other byte as `%XX`.
+fn uri_encode(key: &[u8]) -> String {
+    let mut out = String::with_capacity(key.len());
+    for &b in key {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 fn client_error(why: &str) -> ServerMessage {
     mc::ClientError { why: why.into() }.into()
 }
@@ -678,6 +746,26 @@ pub fn wire_len(msg: &ServerMessage) -> usize {
         ServerMessage::Touched(_) => 7,
         ServerMessage::Number(n) => digits(n.value),
         ServerMessage::Stat(s) => 5 + s.name.len() + 1 + s.value.len(),
+        ServerMessage::CacheItem(c) => 5 + c.key.len() + 2 + digits(c.len) + 4 + digits(c.time) + 3,
+        ServerMessage::MetaItem(m) => {
+            let exp = if m.exp < 0 { 2 } else { digits(m.exp as u64) };
+            let fetch = if m.fetch == mc::MetaItemFetch::Yes { 3 } else { 2 };
+            // Its line ends in a bare LF: one byte less than the CRLF added below.
+            4 + m.key.len()
+                + 5
+                + exp
+                + 4
+                + digits(m.la)
+                + 5
+                + digits(m.cas)
+                + 7
+                + fetch
+                + 5
+                + digits(m.cls.into())
+                + 6
+                + digits(m.size)
+                - 1
+        }
         ServerMessage::Reset(_) => 5,
         ServerMessage::Ok(_) => 2,
         ServerMessage::VersionReply(v) => 8 + v.version.len(),

@@ -28,7 +28,8 @@ pub const FLAGS_SIZE: u64 = 4;
 
 /// What an item costs against the memory limit (memcached's `bytes` and
 /// its item's total size, from which its slab class follows).
-pub fn item_size(key: &str, flags: u32, data: &[u8]) -> u64 {
+pub fn item_size(key: &(impl AsRef<[u8]> + ?Sized), flags: u32, data: &[u8]) -> u64 {
+    let key = key.as_ref();
     let suffix = if flags == 0 { 0 } else { FLAGS_SIZE };
     ITEM_OVERHEAD + suffix + key.len() as u64 + data.len() as u64
 }
@@ -185,7 +186,7 @@ impl Counters {
 /// What `stats items`, `stats slabs` and `stats cachedump` read of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemInfo<'a> {
-    pub key: &'a str,
+    pub key: &'a [u8],
     /// [`item_size`].
     pub size: u64,
     pub class: u8,
@@ -259,7 +260,7 @@ pub struct Store {
     config: StoreConfig,
     /// Least recently used first. Keys come from peers: the hasher is
     /// seeded per process, so they cannot be chosen to collide.
-    items: LinkedHashMap<Box<str>, Item, foldhash::fast::RandomState>,
+    items: LinkedHashMap<Box<[u8]>, Item, foldhash::fast::RandomState>,
     last_cas: u64,
     bytes: u64,
     /// A delayed `flush_all`: items stored before it are invalid from then on.
@@ -310,12 +311,13 @@ impl Store {
     pub fn store(
         &mut self,
         mode: Mode,
-        key: &str,
+        key: &(impl AsRef<[u8]> + ?Sized),
         flags: u32,
         exptime: i64,
         data: &[u8],
         now: u64,
     ) -> Stored {
+        let key = key.as_ref();
         self.apply_flush(now);
         if data.len() as u64 > self.config.max_item_size {
             return self.too_large(key, now);
@@ -378,7 +380,8 @@ impl Store {
     /// A storage command whose data was over the item size limit (or skipped
     /// by the runtime for being over the spec's): like memcached, it drops
     /// the item the command would have replaced, so no stale value stays.
-    pub fn too_large(&mut self, key: &str, now: u64) -> Stored {
+    pub fn too_large(&mut self, key: &(impl AsRef<[u8]> + ?Sized), now: u64) -> Stored {
+        let key = key.as_ref();
         self.apply_flush(now);
         self.counters.store_too_large += 1;
         self.remove(key);
@@ -386,7 +389,8 @@ impl Store {
     }
 
     /// `get`/`gets` of one key.
-    pub fn get(&mut self, key: &str, now: u64) -> Option<Hit> {
+    pub fn get(&mut self, key: &(impl AsRef<[u8]> + ?Sized), now: u64) -> Option<Hit> {
+        let key = key.as_ref();
         self.apply_flush(now);
         self.counters.cmd_get += 1;
         let expired_before = self.counters.reclaimed;
@@ -421,7 +425,8 @@ impl Store {
     /// `gat`/`gats` of one key: a get that also sets the expiry time. As in
     /// memcached it counts as a touch (`cmd_touch`, `touch_hits`,
     /// `touch_misses`), not as a get.
-    pub fn gat(&mut self, key: &str, exptime: i64, now: u64) -> Option<Hit> {
+    pub fn gat(&mut self, key: &(impl AsRef<[u8]> + ?Sized), exptime: i64, now: u64) -> Option<Hit> {
+        let key = key.as_ref();
         self.apply_flush(now);
         self.counters.cmd_touch += 1;
         let hit = self.live(key, now).map(|it| {
@@ -452,7 +457,8 @@ impl Store {
     }
 
     /// `touch`: sets the expiry time; false when there is no such item.
-    pub fn touch(&mut self, key: &str, exptime: i64, now: u64) -> bool {
+    pub fn touch(&mut self, key: &(impl AsRef<[u8]> + ?Sized), exptime: i64, now: u64) -> bool {
+        let key = key.as_ref();
         self.apply_flush(now);
         self.counters.cmd_touch += 1;
         let class = self.live(key, now).map(|it| {
@@ -474,7 +480,8 @@ impl Store {
     }
 
     /// `delete`: false when there is no such item.
-    pub fn delete(&mut self, key: &str, now: u64) -> bool {
+    pub fn delete(&mut self, key: &(impl AsRef<[u8]> + ?Sized), now: u64) -> bool {
+        let key = key.as_ref();
         self.apply_flush(now);
         match self.live(key, now).map(|it| it.class) {
             Some(class) => {
@@ -497,7 +504,14 @@ impl Store {
     /// does not move); a longer one is stored as a new item of as many bytes
     /// as it has digits. Either way the item keeps its flags and expiry time
     /// and gets a new cas.
-    pub fn delta(&mut self, delta: Delta, key: &str, amount: u64, now: u64) -> DeltaResult {
+    pub fn delta(
+        &mut self,
+        delta: Delta,
+        key: &(impl AsRef<[u8]> + ?Sized),
+        amount: u64,
+        now: u64,
+    ) -> DeltaResult {
+        let key = key.as_ref();
         self.apply_flush(now);
         let old = self.live(key, now).map(|it| {
             (
@@ -597,7 +611,7 @@ impl Store {
             return;
         };
         self.flush_at = None;
-        let stale: Vec<Box<str>> = self
+        let stale: Vec<Box<[u8]>> = self
             .items
             .iter()
             .filter(|(_, it)| it.stored_at < at)
@@ -621,7 +635,7 @@ impl Store {
     }
 
     /// The item under `key` if it is still valid; an expired one is dropped.
-    fn live(&mut self, key: &str, now: u64) -> Option<&mut Item> {
+    fn live(&mut self, key: &[u8], now: u64) -> Option<&mut Item> {
         if self.items.get(key)?.expired(now) {
             if let Some(item) = self.remove(key) {
                 self.count_reclaimed(&item);
@@ -632,7 +646,7 @@ impl Store {
     }
 
     /// [`live`](Self::live), made the most recently used if it is.
-    fn live_used(&mut self, key: &str, now: u64) -> Option<&mut Item> {
+    fn live_used(&mut self, key: &[u8], now: u64) -> Option<&mut Item> {
         if self.items.to_back(key)?.expired(now) {
             if let Some(item) = self.remove(key) {
                 self.count_reclaimed(&item);
@@ -643,13 +657,13 @@ impl Store {
     }
 
     /// Makes `key` the most recently used, used at `now`.
-    fn bump(&mut self, key: &str, now: u64) {
+    fn bump(&mut self, key: &[u8], now: u64) {
         if let Some(it) = self.items.to_back(key) {
             it.accessed = now;
         }
     }
 
-    fn remove(&mut self, key: &str) -> Option<Item> {
+    fn remove(&mut self, key: &[u8]) -> Option<Item> {
         let item = self.items.remove(key)?;
         self.bytes -= item.size;
         Some(item)
@@ -660,7 +674,7 @@ impl Store {
     /// store would be over its memory limit. Returns the cas.
     fn insert(
         &mut self,
-        key: &str,
+        key: &[u8],
         flags: u32,
         expires: Option<u64>,
         data: Bytes,
@@ -668,7 +682,7 @@ impl Store {
     ) -> Result<u64, ()> {
         let size = item_size(key, flags, &data);
         let class = item_class(size, data.len() as u64);
-        let key: Box<str> = match self.items.remove_entry(key) {
+        let key: Box<[u8]> = match self.items.remove_entry(key) {
             Some((k, old)) => {
                 self.bytes -= old.size;
                 k

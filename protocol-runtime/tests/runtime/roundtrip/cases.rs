@@ -39,6 +39,14 @@ pub(super) fn list_max(sp: &Protocol, name: &str) -> usize {
 
 /// Hand-built field values for the messages of a spec, lengths included.
 pub(super) fn cases(name: &str) -> Vec<(&'static str, Vec<Value>)> {
+    let sp = spec(name);
+    written(name)
+        .into_iter()
+        .map(|(m, v)| (m, crate::coerced(&sp, m, v)))
+        .collect()
+}
+
+fn written(name: &str) -> Vec<(&'static str, Vec<Value>)> {
     let all = all_bytes();
     let n = all.len() as u64;
     let key250 = "k".repeat(250);
@@ -149,6 +157,45 @@ pub(super) fn cases(name: &str) -> Vec<(&'static str, Vec<Value>)> {
                 ("Stats", vec![s("slabs")]),
                 ("Stats", vec![s("detail dump")]),
                 ("Version", vec![]),
+                ("Version", vec![s("anything at all")]),
+                ("LruCrawler", vec![s("metadump all")]),
+                ("Quiet", vec![Value::Choice(0), blob(b"k 0 0 abc")]),
+                (
+                    "Quiet",
+                    vec![
+                        Value::Choice(0),
+                        blob(&(0..=255u8).filter(|b| *b != b'\n').collect::<Vec<u8>>()),
+                    ],
+                ),
+                ("Quiet", vec![Value::Choice(1), blob(b"")]),
+                ("Quiet", vec![Value::Choice(2), blob(b"x")]),
+                ("Quiet", vec![Value::Choice(3), blob(b"x")]),
+                ("Quiet", vec![Value::Choice(4), blob(b"x")]),
+                ("Quiet", vec![Value::Choice(5), blob(b"x")]),
+                ("Quiet", vec![Value::Choice(6), blob(b"k abc")]),
+                ("Quiet", vec![Value::Choice(7), blob(b"x")]),
+                ("Quiet", vec![Value::Choice(8), blob(b"k 5")]),
+                ("Quiet", vec![Value::Choice(9), blob(b"k soon")]),
+                ("Quiet", vec![Value::Choice(10), blob(b"")]),
+                ("Quiet", vec![Value::Choice(11), blob(b"x")]),
+                ("CacheItem", vec![blob(b"k\x10\xe9"), u(3), u(0)]),
+                ("CacheItem", vec![s("foo"), u(0), u(1_796_566_491)]),
+                (
+                    "MetaItem",
+                    vec![s("k%10%E9"), i(-1), u(17), u(1), Value::Choice(0), u(1), u(69)],
+                ),
+                (
+                    "MetaItem",
+                    vec![
+                        s("foo"),
+                        i(1_796_566_491),
+                        u(17),
+                        u(2),
+                        Value::Choice(1),
+                        u(39),
+                        u(63),
+                    ],
+                ),
                 ("Verbosity", vec![u(1), false.into()]),
                 ("Verbosity", vec![u(0), true.into()]),
                 ("Quit", vec![]),

@@ -49,7 +49,7 @@ fn run(shared: &Shared, conn: &ConnInfo, msg: impl Into<ClientMessage>) -> Vec<S
 fn set(shared: &Shared, conn: &ConnInfo, key: &str, flags: u32, len: usize) {
     let msg = Set {
         cmd: SetCmd::Set,
-        key: key.into(),
+        key: protocol_runtime::bytes::Bytes::copy_from_slice(key.as_bytes()),
         flags,
         exptime: 0,
         noreply: false,
@@ -197,10 +197,20 @@ fn the_other_groups_answer_as_memcached() {
     assert_eq!(reply("detail on"), vec![mc::Ok.into()]);
     assert_eq!(value(&stats(&shared, &conn, "settings"), "detail_enabled"), "yes");
     set(&shared, &conn, "k", 0, 1);
-    assert!(matches!(
-        &reply("cachedump 1 0")[..],
-        [ServerMessage::ServerError(_)]
-    ));
+    set(&shared, &conn, "l", 0, 2);
+    let keys = |r: Vec<ServerMessage>| -> Vec<String> {
+        r.iter()
+            .map(|m| match m {
+                ServerMessage::CacheItem(c) => format!("{} {}", c.key.escape_ascii(), c.len),
+                ServerMessage::End(_) => "END".into(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    };
+    // Most recently used first; a limit of 0 lists them all.
+    assert_eq!(keys(reply("cachedump 1 0")), ["l 2", "k 1", "END"]);
+    assert_eq!(keys(reply("cachedump 1 1")), ["l 2", "END"]);
+    assert_eq!(keys(reply("cachedump 2 0")), ["END"]);
 }
 
 #[test]
