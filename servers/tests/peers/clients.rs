@@ -23,36 +23,7 @@ use crate::harness::{self, ensure, InProcess, Memcached, Program};
 /// Trials that fail against memcached-server for a gap known and being
 /// fixed elsewhere: trial name → the gap. Each is ignored with its reason
 /// while memcached-server still differs.
-pub const KNOWN_GAPS: &[(&str, &str)] = &[
-    (
-        "clients::pymemcache_same_results_on_both_servers",
-        "keys holding control bytes or bytes >= 0x80 are refused (CLIENT_ERROR); multi-gets of \
-         more than 256 keys are refused; errors to noreply commands are not kept silent",
-    ),
-    (
-        "clients::python_memcached_same_results_on_both_servers",
-        "python-memcached ends every storage line with a space (`set k 0 0 5 \\r\\n`), and its \
-         delete_multi sends `delete k \\r\\n`: trailing spaces are refused",
-    ),
-    (
-        "clients::pylibmc_same_results_on_both_servers",
-        "keys holding control bytes or bytes >= 0x80 are refused (CLIENT_ERROR), after which \
-         libmemcached loses its place and aborts",
-    ),
-    (
-        "clients::memcflush_on_both_servers",
-        "memcflush sends `flush_all \\r\\n`: trailing spaces are refused",
-    ),
-    (
-        "clients::memcdump_on_both_servers",
-        "stats sub-commands: `stats cachedump N 0` is answered with SERVER_ERROR (its ITEM lines \
-         are not in specs/memcached.proto), and memcdump aborts on it",
-    ),
-    (
-        "clients::memcaslap_5s_run_on_both_servers",
-        "memcaslap's keys hold 0x10 and bytes >= 0x80: refused with CLIENT_ERROR",
-    ),
-];
+pub const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 /// The limit on one run of a client script or tool.
 const LIMIT: Duration = Duration::from_secs(120);

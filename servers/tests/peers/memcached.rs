@@ -70,10 +70,9 @@ pub fn trials() -> Vec<Trial> {
             MEMCSTAT,
             memcstat_on_both,
         ),
-        harness::trial_if(
+        harness::trial(
             "memcached::memcached_tool_dump_and_memcdump_keys_on_both_servers",
             DUMP,
-            dump_needs_spec_messages,
             dumps_on_both,
         ),
         harness::trial(
@@ -954,14 +953,6 @@ fn memcstat_on_both() -> Outcome {
 
 /// Why the dump trial cannot pass yet: the lines the dump tools read are not
 /// messages of `specs/memcached.proto`.
-fn dump_needs_spec_messages() -> Option<String> {
-    Some(
-        "`lru_crawler metadump` (memcached-tool dump) and `stats cachedump` (memcdump) \
-         answer `key=...` and `ITEM ...` lines that specs/memcached.proto has no message for"
-            .to_string(),
-    )
-}
-
 /// `memcached-tool dump` and `memcdump` against both servers: they exit 0
 /// and dump the same keys.
 fn dumps_on_both() -> Outcome {
