@@ -93,6 +93,8 @@ impl Segment {
 pub enum Element {
     Literal {
         bytes: Vec<u8>,
+        /// `"0" as Off`: the name of this option of a choice.
+        label: Option<Ident>,
         span: Span,
     },
     Field {

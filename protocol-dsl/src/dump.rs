@@ -38,7 +38,18 @@ pub fn dump(p: &ir::Protocol, source: &Source) -> String {
             if f.volatile {
                 flags.push_str(" volatile");
             }
-            let _ = writeln!(out, "  field {}: {}{flags} {}", f.name, ty(&f.ty), at(f.span));
+            let names = if f.labels.is_empty() {
+                String::new()
+            } else {
+                format!(" named {}", f.labels.join(" | "))
+            };
+            let _ = writeln!(
+                out,
+                "  field {}: {}{names}{flags} {}",
+                f.name,
+                ty(&f.ty),
+                at(f.span)
+            );
         }
         for seg in &m.layout.segments {
             let _ = writeln!(out, "  {} {}", framing(&seg.framing, &m.layout), at(seg.span));

@@ -184,7 +184,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         // A mark may follow any string or group; listing it in every
         // "expected ..." would only add noise.
         Rule::optional_mark | Rule::repeat_mark => return None,
-        Rule::marked_string | Rule::string_alternatives => "a string",
+        Rule::marked_string | Rule::string_alternatives | Rule::labelled_string => "a string",
         Rule::sends_rule | Rule::kw_sends => "`sends`",
         Rule::exchange_rule | Rule::kw_exchange => "`exchange`",
         Rule::otherwise_rule | Rule::kw_otherwise => "`otherwise`",
@@ -350,8 +350,19 @@ impl Builder<'_> {
         match pair.as_rule() {
             Rule::string => Element::Literal {
                 bytes: self.string(&pair),
+                label: None,
                 span: sp,
             },
+            Rule::labelled_string => {
+                let mut inner = pair.into_inner();
+                let string = inner.next().expect("grammar: labelled string");
+                let label = inner.find(|p| p.as_rule() == Rule::ident).map(|l| self.ident(l));
+                Element::Literal {
+                    bytes: self.string(&string),
+                    label,
+                    span: span(&string),
+                }
+            }
             Rule::field => {
                 let mut inner = pair.into_inner().peekable();
                 let volatile = inner.next_if(|p| p.as_rule() == Rule::volatile_mark).is_some();
@@ -374,6 +385,7 @@ impl Builder<'_> {
                 Element::Group(Group {
                     alternatives: vec![vec![Element::Literal {
                         bytes,
+                        label: None,
                         span: lit_span,
                     }]],
                     optional: mark == Mark::Optional,

@@ -85,6 +85,10 @@ pub struct FieldDef {
     /// timestamp, a cas unique), so a recorded transcript writes a capture or
     /// a pattern for it rather than the value seen.
     pub volatile: bool,
+    /// For a choice, the names the spec gives its options (`"0" as Off`),
+    /// one per option, empty where it gives none; empty otherwise. Only
+    /// generated code uses them.
+    pub labels: Vec<String>,
     pub span: Span,
 }
 

@@ -23,7 +23,7 @@ pub(super) fn field_code(cx: &Context, message: &Message, index: usize, f: &Fiel
     let i = index;
     let take = quote!(rt::typed::take(&mut values, #i));
     if let FieldType::Choice(_) = &f.ty {
-        let enum_ty = choice_enum_name(message, f);
+        let enum_ty = choice_enum_name(cx, message, f);
         return if f.optional {
             FieldCode {
                 ty: quote!(::std::option::Option<#enum_ty>),
@@ -73,8 +73,26 @@ fn rust_type(cx: &Context, t: &FieldType) -> TokenStream {
     }
 }
 
-pub(super) fn choice_enum_name(message: &Message, f: &FieldDef) -> proc_macro2::Ident {
-    type_ident(&format!("{}_{}", message.name, f.name))
+/// A choice's type is named after its field (`power` → `Power`) where no
+/// other choice field has that name and no message or generated type takes
+/// it; otherwise after its message and field (`SetCmd`).
+pub(super) fn choice_enum_name(cx: &Context, message: &Message, f: &FieldDef) -> proc_macro2::Ident {
+    let short = super::names::camel(&f.name);
+    let p = cx.protocol;
+    let shared = p
+        .messages
+        .iter()
+        .flat_map(|m| m.layout.fields.iter())
+        .filter(|g| matches!(g.ty, FieldType::Choice(_)) && super::names::camel(&g.name) == short)
+        .count()
+        > 1;
+    let taken = p.messages.iter().any(|m| super::names::camel(&m.name) == short)
+        || ["ClientMessage", "ServerMessage", "Client", "Server"].contains(&short.as_str());
+    if shared || taken || short.is_empty() {
+        type_ident(&format!("{}_{}", message.name, f.name))
+    } else {
+        type_ident(&short)
+    }
 }
 
 pub(super) fn generate(cx: &Context) -> TokenStream {
@@ -152,8 +170,8 @@ fn message(cx: &Context, id: usize, m: &Message) -> TokenStream {
 }
 
 fn choice_enum(cx: &Context, m: &Message, f: &FieldDef, options: &[Vec<u8>]) -> TokenStream {
-    let name = choice_enum_name(m, f);
-    let variants = option_names(options);
+    let name = choice_enum_name(cx, m, f);
+    let variants = option_names(options, &f.labels);
     let docs = options.iter().map(|o| format!("`\"{}\"`", o.escape_ascii()));
     let indices = 0..options.len();
     let indices2 = 0..options.len();

@@ -76,11 +76,16 @@ pub fn value_ident(name: &str) -> Ident {
     ident(&snake(name))
 }
 
-/// Names for a choice's options: each literal in CamelCase, made unique.
-pub fn option_names(options: &[Vec<u8>]) -> Vec<Ident> {
+/// Names for a choice's options: the name the spec gives (`"0" as Off`),
+/// else the literal in CamelCase (`"gets"` → `Gets`, `"1"` → `V1`), made
+/// unique.
+pub fn option_names(options: &[Vec<u8>], labels: &[String]) -> Vec<Ident> {
     let mut names: Vec<String> = Vec::new();
     for (i, o) in options.iter().enumerate() {
-        let mut n = camel(&String::from_utf8_lossy(o));
+        let mut n = match labels.get(i).filter(|l| !l.is_empty()) {
+            Some(l) => l.clone(),
+            None => camel(&String::from_utf8_lossy(o)),
+        };
         if n.is_empty() {
             n = format!("Option{i}");
         }

@@ -101,8 +101,10 @@ fn field(f: &FieldDef) -> TokenStream {
         f.volatile,
         span(f.span),
     );
+    let labels = f.labels.iter();
     quote!(rt::layout::FieldDef {
-        name: #name.into(), ty: #ty, optional: #optional, derived: #derived, volatile: #volatile, span: #span
+        name: #name.into(), ty: #ty, optional: #optional, derived: #derived, volatile: #volatile,
+        labels: ::std::vec![#(::std::string::String::from(#labels)),*], span: #span
     })
 }
 

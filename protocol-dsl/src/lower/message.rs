@@ -298,6 +298,7 @@ impl MessageLowerer<'_, '_> {
             optional,
             derived: false,
             volatile: false,
+            labels: Vec::new(),
             span: name.span,
         });
         self.names.entry(name.name.clone()).or_insert(id);
@@ -317,7 +318,21 @@ impl MessageLowerer<'_, '_> {
     fn element(&mut self, e: &Element, optional: bool, frame_max: usize) -> Option<Item> {
         let span = e.span();
         let kind = match e {
-            Element::Literal { bytes, span } => {
+            Element::Literal { bytes, span, label } => {
+                if let Some(label) = label {
+                    self.diags.push(
+                        Diagnostic::new(
+                            Code::BadConstruct,
+                            label.span,
+                            format!(
+                                "`as {}` names a literal that is no option of a choice",
+                                label.name
+                            ),
+                        )
+                        .label("nothing takes this name")
+                        .help("name the options of a choice, as in `power: (\"0\" as Off | \"1\" as On)`"),
+                    );
+                }
                 if bytes.is_empty() {
                     self.diags.push(
                         Diagnostic::new(Code::BadConstruct, *span, "empty literal")
@@ -498,6 +513,30 @@ impl MessageLowerer<'_, '_> {
         match literals {
             Some(options) if options.iter().all(|o| !o.is_empty()) => {
                 let id = self.add_field(name, FieldType::Choice(options), optional || group.optional);
+                let labels: Vec<String> = group
+                    .alternatives
+                    .iter()
+                    .map(|alt| match alt.as_slice() {
+                        [Element::Literal { label: Some(l), .. }] => l.name.clone(),
+                        _ => String::new(),
+                    })
+                    .collect();
+                for (i, l) in labels.iter().enumerate() {
+                    if !l.is_empty() && labels[..i].contains(l) {
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::DuplicateName,
+                                group.span,
+                                format!("two options of `{}` are named `{l}`", name.name),
+                            )
+                            .label("names must differ")
+                            .help("give each option its own name"),
+                        );
+                    }
+                }
+                if labels.iter().any(|l| !l.is_empty()) {
+                    self.fields[id as usize].labels = labels;
+                }
                 let field = Item {
                     kind: ItemKind::Field(id),
                     span: group.span,

@@ -2,4 +2,5 @@
 
 mod generated;
 mod guide;
+mod names;
 mod ui;

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use servers::specs::memcached_get::{client, Get, GetCmd};
+use servers::specs::memcached_get::{client, Cmd, Get};
 
 /// Prints the value of each key (its bytes as stored); exits 1 if a key is missing.
 #[derive(Parser)]
@@ -37,7 +37,7 @@ async fn run(args: &Args) -> anyhow::Result<bool> {
     let ready = client::connect(&args.target).await?;
     let mut reply = ready
         .get(Get {
-            cmd: GetCmd::Get,
+            cmd: Cmd::Get,
             keys: args.keys.clone(),
         })
         .await?;

@@ -344,11 +344,7 @@ impl Shared {
                             exp: it.expires.map_or(-1, |e| e as i64),
                             la: it.accessed,
                             cas: it.cas,
-                            fetch: if it.fetched {
-                                mc::MetaItemFetch::Yes
-                            } else {
-                                mc::MetaItemFetch::No
-                            },
+                            fetch: if it.fetched { mc::Fetch::Yes } else { mc::Fetch::No },
                             cls: u32::from(it.class),
                             size: it.size,
                         }
@@ -749,7 +745,7 @@ pub fn wire_len(msg: &ServerMessage) -> usize {
         ServerMessage::CacheItem(c) => 5 + c.key.len() + 2 + digits(c.len) + 4 + digits(c.time) + 3,
         ServerMessage::MetaItem(m) => {
             let exp = if m.exp < 0 { 2 } else { digits(m.exp as u64) };
-            let fetch = if m.fetch == mc::MetaItemFetch::Yes { 3 } else { 2 };
+            let fetch = if m.fetch == mc::Fetch::Yes { 3 } else { 2 };
             // Its line ends in a bare LF: one byte less than the CRLF added below.
             4 + m.key.len()
                 + 5

@@ -272,11 +272,11 @@ async fn client_huge_value() -> Outcome {
             let _ = flood(&mut s, FLOOD).await;
         }
     });
-    use servers::specs::memcached_get::{client, Get, GetCmd};
+    use servers::specs::memcached_get::{client, Cmd, Get};
     let ready = client::connect(&addr).await.map_err(|e| e.to_string())?;
     let reply = ready
         .get(Get {
-            cmd: GetCmd::Get,
+            cmd: Cmd::Get,
             keys: vec!["k".into()],
         })
         .await

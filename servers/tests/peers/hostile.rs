@@ -345,7 +345,7 @@ fn greeting_client() -> Outcome {
 /// close mid-message, garbage is a violation, silence is a timeout at the
 /// spec's 5 min.
 fn memcached_client() -> Outcome {
-    use servers::specs::memcached_get::{client, Get, GetCmd};
+    use servers::specs::memcached_get::{client, Cmd, Get};
     paused_runtime()?.block_on(async {
         let five_min = Duration::from_secs(300);
         let cases: [(&str, &'static [u8], bool); 3] = [
@@ -367,7 +367,7 @@ fn memcached_client() -> Outcome {
             let r = async {
                 let reply = client::from_stream(c)
                     .get(Get {
-                        cmd: GetCmd::Get,
+                        cmd: Cmd::Get,
                         keys: vec!["k".into()],
                     })
                     .await?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use libtest_mimic::{Failed, Trial};
 use servers::specs::memcached;
-use servers::specs::memcached_get::{client, Get, GetCmd, Value};
+use servers::specs::memcached_get::{client, Cmd, Get, Value};
 
 use crate::harness::{self, ensure, ensure_eq, Memcached, Outcome, Program};
 
@@ -97,7 +97,7 @@ fn value(key: &str, flags: u32, cas: Option<u64>, data: &[u8]) -> Value {
     }
 }
 
-fn get(cmd: GetCmd, keys: &[&str]) -> Get {
+fn get(cmd: Cmd, keys: &[&str]) -> Get {
     Get {
         cmd,
         keys: keys.iter().map(|k| k.to_string()).collect(),
@@ -106,11 +106,7 @@ fn get(cmd: GetCmd, keys: &[&str]) -> Get {
 
 /// One `get`/`gets` with the generated client: the values until `END`, and
 /// the connection back in `Ready`.
-async fn fetch(
-    ready: client::Ready,
-    cmd: GetCmd,
-    keys: &[&str],
-) -> Result<(Vec<Value>, client::Ready), Failed> {
+async fn fetch(ready: client::Ready, cmd: Cmd, keys: &[&str]) -> Result<(Vec<Value>, client::Ready), Failed> {
     let mut reply = ready.get(get(cmd, keys)).await?;
     let mut values = Vec::new();
     loop {
@@ -130,10 +126,10 @@ fn get_hit() -> Outcome {
     mc.raw()?.set("greeting", 42, b"hello")?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&mc.addr()).await?;
-        let (values, ready) = fetch(ready, GetCmd::Get, &["greeting"]).await?;
+        let (values, ready) = fetch(ready, Cmd::Get, &["greeting"]).await?;
         ensure_eq!(values, vec![value("greeting", 42, None, b"hello")]);
         // The reply left the connection in `Ready`: it carries another request.
-        let (values, _) = fetch(ready, GetCmd::Get, &["greeting"]).await?;
+        let (values, _) = fetch(ready, Cmd::Get, &["greeting"]).await?;
         ensure_eq!(values, vec![value("greeting", 42, None, b"hello")], "second get");
         Ok(())
     })
@@ -144,10 +140,10 @@ fn get_miss() -> Outcome {
     let mut raw = mc.raw()?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&mc.addr()).await?;
-        let (values, ready) = fetch(ready, GetCmd::Get, &["no-such-key"]).await?;
+        let (values, ready) = fetch(ready, Cmd::Get, &["no-such-key"]).await?;
         ensure_eq!(values, Vec::<Value>::new(), "a miss is a bare END");
         raw.set("set-later", 0, b"here now")?;
-        let (values, _) = fetch(ready, GetCmd::Get, &["set-later"]).await?;
+        let (values, _) = fetch(ready, Cmd::Get, &["set-later"]).await?;
         ensure_eq!(
             values,
             vec![value("set-later", 0, None, b"here now")],
@@ -165,7 +161,7 @@ fn multi_key() -> Outcome {
     raw.set("c", 3, b"333")?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&mc.addr()).await?;
-        let (values, _) = fetch(ready, GetCmd::Get, &["c", "missing", "a", "b", "a"]).await?;
+        let (values, _) = fetch(ready, Cmd::Get, &["c", "missing", "a", "b", "a"]).await?;
         ensure_eq!(
             values,
             vec![
@@ -191,7 +187,7 @@ fn binary_value() -> Outcome {
     raw.set("after", 0, b"tail")?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&mc.addr()).await?;
-        let (values, _) = fetch(ready, GetCmd::Get, &["bin", "only-end", "empty", "after"]).await?;
+        let (values, _) = fetch(ready, Cmd::Get, &["bin", "only-end", "empty", "after"]).await?;
         ensure_eq!(
             values,
             vec![
@@ -213,7 +209,7 @@ fn large_value() -> Outcome {
     raw.set("after", 0, b"tail")?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&mc.addr()).await?;
-        let (values, _) = fetch(ready, GetCmd::Get, &["big", "after"]).await?;
+        let (values, _) = fetch(ready, Cmd::Get, &["big", "after"]).await?;
         ensure_eq!(values.len(), 2, "values");
         let v = &values[0];
         ensure_eq!(
@@ -239,12 +235,12 @@ fn raw_limit() -> Outcome {
     raw.set("over-limit", 0, &harness::pattern(MIB + 1, 6))?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&mc.addr()).await?;
-        let (values, _) = fetch(ready, GetCmd::Get, &["at-limit"]).await?;
+        let (values, _) = fetch(ready, Cmd::Get, &["at-limit"]).await?;
         ensure_eq!(values.len(), 1, "values");
         harness::same_bytes("the 1 MiB value", &values[0].data, &at_limit)?;
 
         let ready = client::connect(&mc.addr()).await?;
-        let reply = ready.get(get(GetCmd::Get, &["over-limit"])).await?;
+        let reply = ready.get(get(Cmd::Get, &["over-limit"])).await?;
         match reply.recv().await {
             Err(protocol_runtime::Error::TooLong { len, max, .. }) => {
                 ensure_eq!((len, max), ((MIB + 1) as u64, MIB), "TooLong's length and limit");
@@ -267,7 +263,7 @@ fn long_key() -> Outcome {
     mc.raw()?.set(&key, 0, b"long key")?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&mc.addr()).await?;
-        let (values, _) = fetch(ready, GetCmd::Get, &[&key]).await?;
+        let (values, _) = fetch(ready, Cmd::Get, &[&key]).await?;
         ensure_eq!(values, vec![value(&key, 0, None, b"long key")]);
         Ok(())
     })
@@ -283,11 +279,11 @@ fn utf8_keys() -> Outcome {
     raw.set(&key, 2, "é".as_bytes())?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&mc.addr()).await?;
-        let (values, _) = fetch(ready, GetCmd::Get, &[&key]).await?;
+        let (values, _) = fetch(ready, Cmd::Get, &[&key]).await?;
         ensure_eq!(values, vec![value(&key, 2, None, "é".as_bytes())]);
         let too_long = "€".repeat(84);
         let ready = client::connect(&mc.addr()).await?;
-        match ready.get(get(GetCmd::Get, &[&too_long])).await {
+        match ready.get(get(Cmd::Get, &[&too_long])).await {
             Err(_) => Ok(()),
             Ok(reply) => Err(format!("a key of {} bytes was sent: {reply:?}", too_long.len()).into()),
         }
@@ -317,7 +313,7 @@ fn host_name() -> Outcome {
     mc.raw()?.set("k", 1, b"by name")?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&format!("localhost:{}", mc.port)).await?;
-        let (values, _) = fetch(ready, GetCmd::Get, &["k"]).await?;
+        let (values, _) = fetch(ready, Cmd::Get, &["k"]).await?;
         ensure_eq!(values, vec![value("k", 1, None, b"by name")]);
         Ok(())
     })
@@ -329,7 +325,7 @@ fn ipv6() -> Outcome {
     mc.raw()?.set("k", 1, b"over IPv6")?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&format!("[::1]:{}", mc.port)).await?;
-        let (values, _) = fetch(ready, GetCmd::Get, &["k"]).await?;
+        let (values, _) = fetch(ready, Cmd::Get, &["k"]).await?;
         ensure_eq!(values, vec![value("k", 1, None, b"over IPv6")]);
         let mut c = memcached::dynamic::Client::connect(&format!("[::1]:{}", mc.port)).await?;
         c.send(mc_get(&["k"])).await?;
@@ -364,9 +360,9 @@ fn gets_cas() -> Outcome {
     )?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&mc.addr()).await?;
-        let (values, ready) = fetch(ready, GetCmd::Gets, &["counter"]).await?;
+        let (values, ready) = fetch(ready, Cmd::Gets, &["counter"]).await?;
         ensure_eq!(values, vec![value("counter", 5, Some(cas1), b"v1")], "gets");
-        let (values, ready) = fetch(ready, GetCmd::Get, &["counter"]).await?;
+        let (values, ready) = fetch(ready, Cmd::Get, &["counter"]).await?;
         ensure_eq!(values, vec![value("counter", 5, None, b"v1")], "get has no cas");
 
         // The cas is memcached's: a `cas` with it succeeds and changes it.
@@ -381,7 +377,7 @@ fn gets_cas() -> Outcome {
             "VALUE counter 5 2 ",
         )?;
         ensure!(cas2 != cas1, "memcached kept cas {cas1} after a cas update");
-        let (values, _) = fetch(ready, GetCmd::Gets, &["counter"]).await?;
+        let (values, _) = fetch(ready, Cmd::Gets, &["counter"]).await?;
         ensure_eq!(
             values,
             vec![value("counter", 5, Some(cas2), b"v2")],
@@ -420,7 +416,7 @@ fn too_many_connections() -> Outcome {
     );
     harness::block_on(LIMIT, async {
         let ready = client::connect(&mc.addr()).await?;
-        let reply = ready.get(get(GetCmd::Get, &["k"])).await?;
+        let reply = ready.get(get(Cmd::Get, &["k"])).await?;
         match reply.recv().await? {
             client::GetReplyEvent::Error(e, _) => {
                 ensure_eq!(

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, ensure, Context};
 use clap::ValueEnum;
-use servers::specs::memcached_get::{self as spec, client, dynamic, Get, GetCmd, ServerMessage};
+use servers::specs::memcached_get::{self as spec, client, dynamic, Get, Cmd, ServerMessage};
 use tokio::io::BufWriter;
 use tokio::net::TcpStream;
 
@@ -85,7 +85,7 @@ impl Client {
                 let conn = ready.take().context("an earlier batch failed")?;
                 let mut reply = conn
                     .get(Get {
-                        cmd: GetCmd::Get,
+                        cmd: Cmd::Get,
                         keys: keys.to_vec(),
                     })
                     .await?;
@@ -107,7 +107,7 @@ impl Client {
             Client::GeneratedPipelined(c) => {
                 for key in keys {
                     c.queue(Get {
-                        cmd: GetCmd::Get,
+                        cmd: Cmd::Get,
                         keys: vec![key.clone()],
                     })?;
                 }
