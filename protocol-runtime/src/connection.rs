@@ -260,8 +260,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
     }
 
+    /// Sends bytes written by hand, keeping the session in step
+    /// ([`Session::send_bytes`]): they must be whole messages of the spec, or
+    /// (from a client) input the state's `otherwise` answers. Nothing is
+    /// written if they are not.
+    pub async fn send_bytes(&mut self, bytes: &[u8]) -> Result<Vec<crate::session::Sent>, Error> {
+        let sent = self.session.send_bytes(bytes, Instant::now().into_std())?;
+        self.flush().await?;
+        self.io.write_all(bytes).await?;
+        self.io.flush().await?;
+        Ok(sent)
+    }
+
     /// Sends raw bytes outside the spec (conformance setup, deliberate
-    /// garbage); the session's state does not move.
+    /// garbage); the session's state does not move, so what the peer answers
+    /// is read against the state as it was.
     pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.flush().await?;
         self.io.write_all(bytes).await?;

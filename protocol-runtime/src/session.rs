@@ -42,6 +42,16 @@ pub enum Event {
     Closed,
 }
 
+/// What bytes sent by hand were read as ([`Session::send_bytes`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sent {
+    /// A message of the spec, taken as sent.
+    Message(Message),
+    /// Input that matches no request (or a request whose later part does not
+    /// match), which the server answers with its `otherwise` reply.
+    Unrecognized(Bytes),
+}
+
 /// A part of the spec a connection exercised (for conformance coverage).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Covered {
@@ -218,9 +228,13 @@ impl Session {
     /// [`expected`](Self::expected), held inline: it is asked for every
     /// message received.
     fn candidates(&self) -> Candidates {
-        let peer = self.role.peer();
+        self.candidates_from(self.role.peer())
+    }
+
+    /// The messages `sender` may start next: replies it owes first.
+    fn candidates_from(&self, sender: Role) -> Candidates {
         let mut out = Candidates::new();
-        if peer == Role::Server {
+        if sender == Role::Server {
             for cursor in &self.pending {
                 cursor.each_message(&self.spec, |m| {
                     if !out.contains(&m) {
@@ -234,7 +248,7 @@ impl Session {
                 }
             }
         }
-        let starts = self.spec.rule_starts(self.state, self.role);
+        let starts = self.spec.rule_starts(self.state, sender.peer());
         if out.is_empty() {
             out.extend_from_slice(starts);
         } else {
@@ -445,6 +459,62 @@ impl Session {
         engine::encode(&def.layout, &msg.fields, out)
             .map_err(|e| Error::Misuse(format!("cannot encode `{}`: {e}", def.name)))?;
         self.apply(self.role, msg, now).map_err(Error::Misuse)
+    }
+
+    /// Takes bytes written by hand as sent, keeping the session in step: they
+    /// are read as the peer will read them, and each whole message is taken
+    /// as sent (the state moves, a reply becomes owed); on a client, a line
+    /// that matches no request (or a malformed one) where the state has an
+    /// `otherwise` rule makes that reply owed. Returns what the bytes were
+    /// read as. Bytes that end mid-message, or that the spec does not allow
+    /// here, change nothing and are misuse.
+    pub fn send_bytes(&mut self, bytes: &[u8], now: Instant) -> Result<Vec<Sent>, Error> {
+        let mut ahead = self.clone();
+        let mut buf = BytesMut::from(bytes);
+        let mut decoder = Decoder::new();
+        let mut sent = Vec::new();
+        let misuse = |why: String| Error::Misuse(format!("raw bytes: {why}"));
+        while !buf.is_empty() {
+            let candidates = ahead.candidates_from(ahead.role);
+            let cx = Context {
+                state: &ahead.spec.states[ahead.state].name,
+            };
+            let decoded = decoder
+                .decode(&ahead.spec, &candidates, &mut buf, &cx)
+                .map_err(|e| misuse(e.to_string()))?;
+            match decoded {
+                None => {
+                    return Err(misuse(format!(
+                        "they end in the middle of a message ({} bytes left)",
+                        buf.len()
+                    )))
+                }
+                Some(Decoded::Message(m)) => {
+                    ahead.observe(ahead.role, &m, now)?;
+                    sent.push(Sent::Message(m));
+                }
+                Some(Decoded::Discarded { message, fields, .. }) => {
+                    let m = Message::new(message, fields);
+                    ahead.observe(ahead.role, &m, now)?;
+                    sent.push(Sent::Message(m));
+                }
+                Some(Decoded::Unrecognized { frame, .. }) if ahead.role == Role::Client => {
+                    ahead.observe_unrecognized(now)?;
+                    sent.push(Sent::Unrecognized(frame));
+                }
+                Some(Decoded::Malformed { found, .. }) if ahead.role == Role::Client => {
+                    ahead.observe_unrecognized(now)?;
+                    sent.push(Sent::Unrecognized(found));
+                }
+                Some(Decoded::Unrecognized { mismatch, .. }) => return Err(misuse(mismatch)),
+                Some(Decoded::Malformed { error, .. }) => return Err(misuse(error.to_string())),
+            }
+        }
+        if !decoder.between_messages() {
+            return Err(misuse("they end in the middle of a message".into()));
+        }
+        *self = ahead;
+        Ok(sent)
     }
 
     /// Moves the session as if `from` had sent `msg`, without encoding or

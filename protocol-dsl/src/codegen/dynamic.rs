@@ -110,6 +110,17 @@ fn side(
                 self.conn.flush().await
             }
 
+            /// Sends bytes written by hand, keeping the conversation in step:
+            /// they are read as the peer will read them, each whole message
+            /// taken as sent and, from a client, a line the state's
+            /// `otherwise` answers makes that reply owed (to see how a server
+            /// answers an unknown command). Bytes that end mid-message or that
+            /// the spec does not allow here are refused (misuse) and nothing
+            /// is written.
+            pub async fn send_bytes(&mut self, bytes: &[u8]) -> Result<::std::vec::Vec<rt::session::Sent>, rt::Error> {
+                self.conn.send_bytes(bytes).await
+            }
+
             /// Replies still owed on this connection (pipelined requests
             /// whose replies have not all arrived, or not all been sent).
             pub fn pending_replies(&self) -> usize {

@@ -684,3 +684,47 @@ proptest! {
         }
     }
 }
+
+/// Bytes written by hand keep the session in step: a line the server's
+/// `otherwise` answers makes that reply owed, a whole request is taken as
+/// sent, and bytes that end mid-message are refused without a change.
+#[test]
+fn raw_bytes_keep_the_session_in_step() {
+    use protocol_runtime::session::Sent;
+    let sp = spec("memcached");
+    let now = Instant::now();
+    let mut client = session(&sp, Role::Client, &[]);
+    let sent = client.send_bytes(b"frobnicate now\r\nget k\r\n", now).unwrap();
+    assert_eq!(
+        sent,
+        vec![
+            Sent::Unrecognized("frobnicate now".into()),
+            Sent::Message(get(&sp, "k"))
+        ]
+    );
+    assert_eq!(client.pending_replies(), 2);
+    let (events, err) = feed(&mut client, b"ERROR\r\nEND\r\n");
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(
+        events,
+        vec![
+            Event::Message(msg(&sp, "Error", vec![Value::Absent])),
+            Event::Message(msg(&sp, "End", vec![]))
+        ]
+    );
+    assert_eq!(client.pending_replies(), 0);
+    // Half a request: refused, and nothing changed.
+    let e = client.send_bytes(b"get k", now).unwrap_err();
+    assert!(e.to_string().contains("middle of a message"), "{e}");
+    assert_eq!(client.pending_replies(), 0);
+    // A server may send its replies by hand too.
+    let mut server = session(&sp, Role::Server, &[]);
+    let (events, _) = feed(&mut server, b"get k\r\n");
+    assert_eq!(events.len(), 1);
+    let sent = server.send_bytes(b"VALUE k 0 1\r\nx\r\nEND\r\n", now).unwrap();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(server.pending_replies(), 0);
+    // What the spec does not allow here is refused.
+    let e = server.send_bytes(b"END\r\n", now).unwrap_err();
+    assert!(matches!(e, Error::Misuse(_)), "{e}");
+}
