@@ -3,12 +3,20 @@
 //! handler on the generated API ([`server`]) and the answers memcached gives
 //! to lines the spec does not parse ([`unrecognized`]).
 //!
-//! Where it differs from memcached 1.6, because the spec is stricter than
-//! memcached's parser: lines end in CRLF only (memcached also takes a bare
-//! LF); a data block not followed by CRLF is a protocol violation that closes
-//! the connection (memcached answers `CLIENT_ERROR bad data chunk` and reads
-//! on); keys are tokens of printable bytes (memcached stores keys with control
-//! bytes); `version` takes no arguments; a multi-get holds at most 256 keys.
+//! The spec reads commands as memcached's tokenizer does (lines end at LF,
+//! runs of spaces separate tokens, keys are any bytes but space), answers a
+//! bad data chunk and an oversized item at once, keeps silent on a malformed
+//! command that ends in `noreply`, and never closes an idle client; a
+//! multi-get holds up to 10,000 keys (its line up to 2,560 KiB, checked as it
+//! arrives; memcached has no bound). A `decr` that shortens a number keeps
+//! the item's length, padded with spaces, as memcached's does. Where this
+//! server still differs from memcached 1.6, on purpose:
+//!
+//! - meta commands (`mg`, `ms`, ...) and the binary protocol (libmemcached
+//!   `--binary`, pylibmc `binary=True`) are not served: the spec describes
+//!   the text protocol; they draw `ERROR` (a binary request is no line).
+//! - the item size limit counts the data bytes only (memcached counts its
+//!   item header and key too, so its limit bites a few dozen bytes earlier).
 //!
 //! `stats` and its groups ([`stats`]) send every name memcached 1.6.18
 //! sends, in its order. Where this server keeps the number the name is for,
@@ -56,12 +64,10 @@
 //!
 //! `stats conns` numbers connections from 1 in the order they came (memcached
 //! shows file descriptors) and lists each address a connection came to as a
-//! listener. `stats cachedump` and `lru_crawler metadump` answer with lines
-//! the spec has no message for (`ITEM key [N b; T s]`,
-//! `key=K exp=E la=L cas=C fetch=F cls=N size=S`): a cachedump of a class
-//! that holds items draws a `SERVER_ERROR` saying so, an empty or unknown
-//! class the `END` or `CLIENT_ERROR` memcached gives, and `lru_crawler`
-//! (no request of the spec) draws `ERROR`.
+//! listener. `stats cachedump` lists a class's items most recently used
+//! first (`ITEM key [N b; T s]`); `lru_crawler metadump all|CLASSES|hash`
+//! lists every live item (`key=K exp=E la=L cas=C fetch=F cls=N size=S`, the
+//! key %-encoded, the line ended by a bare LF as memcached ends it).
 
 pub mod server;
 pub mod stats;

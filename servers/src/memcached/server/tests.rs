@@ -366,3 +366,39 @@ async fn a_bad_data_chunk_is_answered_and_the_connection_goes_on() {
     p.expect(b"END\r\nCLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n")
         .await;
 }
+
+/// memcached never closes a quiet client: a pooled connection idle for a
+/// day is served as a fresh one.
+#[tokio::test(start_paused = true)]
+async fn an_idle_client_is_never_cut_off() {
+    let mut p = start();
+    p.send(b"set k 0 0 1\r\nx\r\n").await;
+    p.expect(b"STORED\r\n").await;
+    tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+    p.send(b"get k\r\n").await;
+    p.expect(b"VALUE k 0 1\r\nx\r\nEND\r\n").await;
+}
+
+/// A command that has begun must end within the spec's message timeout
+/// (five minutes): a client stalled mid-line is cut off.
+#[tokio::test(start_paused = true)]
+async fn a_client_stalled_mid_command_is_cut_off() {
+    let mut p = start();
+    p.send(b"get k").await;
+    tokio::time::sleep(Duration::from_secs(5 * 60 + 1)).await;
+    let r = p.expect_closed().await;
+    assert!(matches!(r, Err(RtError::Timeout { .. })), "{r:?}");
+}
+
+/// A data block over the item size limit is refused as soon as its length
+/// is read, before any of it is sent (as memcached does); the block, when it
+/// comes, is swallowed and the next command is read after it.
+#[tokio::test]
+async fn an_oversized_set_is_refused_before_its_data_arrives() {
+    let mut p = start();
+    p.send(b"set big 0 0 2000000\r\n").await;
+    p.expect(b"SERVER_ERROR object too large for cache\r\n").await;
+    p.send(&vec![b'v'; 2_000_000]).await;
+    p.send(b"\r\nget big\r\n").await;
+    p.expect(b"END\r\n").await;
+}
