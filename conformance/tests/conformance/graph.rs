@@ -109,8 +109,8 @@ fn conditions_closes_and_state_notes() {
     assert_contains(
         &memcached,
         &[
-            "[label=\"client: Set where noreply → none [line \\\\r\\\\n ≤2 KiB then raw(len, over discard) ≤1 MiB then exact \\\"\\\\r\\\\n\\\"]\"];",
-            "\"Commands\" -> \"closed\" [label=\"client: Quit → close [line \\\\r\\\\n ≤2 KiB]\"];",
+            "[label=\"client: Set where noreply → none [line \\\\r\\\\n|\\\\n ≤2 KiB then raw(len, over discard) ≤1 MiB then exact \\\"\\\\r\\\\n\\\"]\"];",
+            "\"Commands\" -> \"closed\" [label=\"client: Quit → close [line \\\\r\\\\n|\\\\n ≤2 KiB]\"];",
         ],
     );
     let echo = compile("echo");
