@@ -217,8 +217,9 @@ impl Player<'_> {
                 action => {
                     if self.cfg.split == Split::Coalesce {
                         // Everything that can be written before this answer
-                        // must arrive goes now, in one write.
-                        if self.pipelined {
+                        // must arrive goes now, in one write; a silence is
+                        // observed before anything after it is sent.
+                        if self.pipelined && !matches!(action, Action::ExpectSilence(_)) {
                             for j in i + 1..steps.len() {
                                 if done[j] {
                                     continue;

@@ -5,7 +5,7 @@
 //!
 //! The spec reads commands as memcached's tokenizer does (lines end at LF,
 //! runs of spaces separate tokens, keys are any bytes but space), answers a
-//! bad data chunk and an oversized item at once, keeps silent on a malformed
+//! bad data chunk and reads on, keeps silent on a malformed
 //! command that ends in `noreply`, and never closes an idle client; a
 //! multi-get holds up to 10,000 keys (its line up to 2,560 KiB, checked as it
 //! arrives; memcached has no bound). A `decr` that shortens a number keeps
@@ -17,6 +17,13 @@
 //!   the text protocol; they draw `ERROR` (a binary request is no line).
 //! - the item size limit counts the data bytes only (memcached counts its
 //!   item header and key too, so its limit bites a few dozen bytes earlier).
+//! - an item over the size limit is answered `SERVER_ERROR object too large
+//!   for cache` as soon as its length is read, and its data swallowed as it
+//!   comes; memcached 1.6.18 answers once it has swallowed the data. A
+//!   client that waits for the answer before sending data learns it at once.
+//! - a length of 2^31 or more (but under 2^32) is taken as an item over the
+//!   limit, its data swallowed; memcached answers `CLIENT_ERROR bad command
+//!   line format` (its lengths are `int32`) and reads the data as commands.
 //!
 //! `stats` and its groups ([`stats`]) send every name memcached 1.6.18
 //! sends, in its order. Where this server keeps the number the name is for,

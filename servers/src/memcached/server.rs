@@ -244,7 +244,7 @@ impl Shared {
             ClientMessage::LruCrawler(m) => self.lru_crawler(&m.args, now, out),
             // A malformed command that asked for no reply: memcached answers
             // nothing.
-            ClientMessage::Quiet(_) => {}
+            ClientMessage::Quiet(_) | ClientMessage::QuietVerbosity(_) => {}
             ClientMessage::Quit(_) => return Flow::Quit,
         }
         Flow::Continue
