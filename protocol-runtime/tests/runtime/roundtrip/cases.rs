@@ -159,6 +159,7 @@ fn written(name: &str) -> Vec<(&'static str, Vec<Value>)> {
                 ("Version", vec![]),
                 ("Version", vec![s("anything at all")]),
                 ("LruCrawler", vec![s("metadump all")]),
+                ("QuietVerbosity", vec![]),
                 ("Quiet", vec![Value::Choice(0), blob(b"k 0 0 abc")]),
                 (
                     "Quiet",
