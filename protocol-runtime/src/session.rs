@@ -400,23 +400,13 @@ impl Session {
                 found,
                 error,
             } => {
-                let state = &self.spec.states[self.state];
-                if self.role == Role::Server && state.otherwise.is_some() {
-                    self.cover(Covered::Otherwise { state: self.state });
-                    let owed = ReplyCursor::new(&self.spec, self.state, None);
-                    self.owe(owed);
-                    self.entered = now;
+                if self.owe_otherwise(now) {
                     return Ok(Event::Malformed { message, found });
                 }
                 Err(Error::Peer(error))
             }
             Decoded::Unrecognized { frame, mismatch } => {
-                let state = &self.spec.states[self.state];
-                if self.role == Role::Server && state.otherwise.is_some() {
-                    self.cover(Covered::Otherwise { state: self.state });
-                    let owed = ReplyCursor::new(&self.spec, self.state, None);
-                    self.owe(owed);
-                    self.entered = now;
+                if self.owe_otherwise(now) {
                     return Ok(Event::Unrecognized { frame });
                 }
                 Err(self.violation(mismatch, self.decoder.frame_start(), &frame))
@@ -456,9 +446,64 @@ impl Session {
         }
         // Check before encoding, apply after: a failed encode changes nothing.
         self.allowed(self.role, msg).map_err(Error::Misuse)?;
+        let start = out.len();
         engine::encode(&def.layout, &msg.fields, out)
             .map_err(|e| Error::Misuse(format!("cannot encode `{}`: {e}", def.name)))?;
+        if let Some(request) = self.read_as_request(msg.id, &out[start..]) {
+            out.truncate(start);
+            return Err(Error::Misuse(format!(
+                "`{}` would be read as `{}`: a fallback (`otherwise {}`) is for input no request matches",
+                def.name,
+                self.message_name(request),
+                def.name
+            )));
+        }
         self.apply(self.role, msg, now).map_err(Error::Misuse)
+    }
+
+    /// For a fallback request of the state (`otherwise MESSAGE`), the request
+    /// its encoded bytes would be read as instead, if any.
+    fn read_as_request(&self, id: MessageId, bytes: &[u8]) -> Option<MessageId> {
+        let rules = &self.spec.states[self.state].rules;
+        let fallback = rules
+            .iter()
+            .any(|r| r.fallback && matches!(r.kind, RuleKind::Exchange { request, .. } if request == id));
+        if !fallback {
+            return None;
+        }
+        let requests: Vec<MessageId> = rules
+            .iter()
+            .filter(|r| !r.fallback)
+            .filter_map(|r| match r.kind {
+                RuleKind::Exchange { request, .. } => Some(request),
+                _ => None,
+            })
+            .collect();
+        let cx = Context {
+            state: &self.spec.states[self.state].name,
+        };
+        let mut decoder = Decoder::new();
+        match decoder.decode(&self.spec, &requests, &mut BytesMut::from(bytes), &cx) {
+            Ok(Some(Decoded::Message(m))) => Some(m.id),
+            Ok(Some(Decoded::Discarded { message, .. })) => Some(message),
+            // A request's first part matched; the rest (its data) is not here.
+            Ok(None) => decoder.current_message(),
+            _ => None,
+        }
+    }
+
+    /// On a server whose state has an `otherwise` reply, takes input it
+    /// cannot carry out as answered by that reply (now owed; the state
+    /// holds). `false` elsewhere: the input is a violation.
+    fn owe_otherwise(&mut self, now: Instant) -> bool {
+        if self.role != Role::Server || self.spec.states[self.state].otherwise.is_none() {
+            return false;
+        }
+        self.cover(Covered::Otherwise { state: self.state });
+        let owed = ReplyCursor::new(&self.spec, self.state, None);
+        self.owe(owed);
+        self.entered = now;
+        true
     }
 
     /// Takes bytes written by hand as sent, keeping the session in step: they

@@ -108,6 +108,30 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
+    /// `exchange REQUEST [where FLAG] -> REPLY` (or its fallback form).
+    fn exchange(
+        &self,
+        request: &Ident,
+        condition: &Option<Ident>,
+        reply: &ast::Reply,
+        span: ir::Span,
+        fallback: bool,
+        diags: &mut Diagnostics,
+    ) -> Option<Rule> {
+        let id = self.message(request, Role::Client, diags)?;
+        let condition = condition.as_ref().and_then(|c| self.condition(id, c, diags));
+        let reply = self.reply(reply, diags)?;
+        Some(Rule {
+            kind: RuleKind::Exchange {
+                request: id,
+                condition,
+                reply,
+            },
+            span,
+            fallback,
+        })
+    }
+
     fn state(&self, s: &ast::StateDecl, defaults: &Defaults, diags: &mut Diagnostics) -> ir::State {
         let self_id = self.state_ids.get(s.name.name.as_str()).copied().unwrap_or(0);
         let mut state = ir::State {
@@ -158,51 +182,20 @@ impl Resolver<'_> {
                     condition,
                     reply,
                     span,
-                } => {
-                    let Some(id) = self.message(request, Role::Client, diags) else {
-                        state.incomplete = true;
-                        continue;
-                    };
-                    let condition = condition.as_ref().and_then(|c| self.condition(id, c, diags));
-                    let Some(reply) = self.reply(reply, diags) else {
-                        state.incomplete = true;
-                        continue;
-                    };
-                    state.rules.push(Rule {
-                        kind: RuleKind::Exchange {
-                            request: id,
-                            condition,
-                            reply,
-                        },
-                        span: *span,
-                        fallback: false,
-                    });
-                }
+                } => match self.exchange(request, condition, reply, *span, false, diags) {
+                    Some(rule) => state.rules.push(rule),
+                    None => state.incomplete = true,
+                },
+                // A fallback request: an exchange tried after the others.
                 StateItem::Otherwise {
                     message: Some(request),
                     condition,
                     reply,
                     span,
-                } => {
-                    let Some(id) = self.message(request, Role::Client, diags) else {
-                        state.incomplete = true;
-                        continue;
-                    };
-                    let condition = condition.as_ref().and_then(|c| self.condition(id, c, diags));
-                    let Some(reply) = self.reply(reply, diags) else {
-                        state.incomplete = true;
-                        continue;
-                    };
-                    state.rules.push(Rule {
-                        kind: RuleKind::Exchange {
-                            request: id,
-                            condition,
-                            reply,
-                        },
-                        span: *span,
-                        fallback: true,
-                    });
-                }
+                } => match self.exchange(request, condition, reply, *span, true, diags) {
+                    Some(rule) => state.rules.push(rule),
+                    None => state.incomplete = true,
+                },
                 StateItem::Otherwise {
                     message: None,
                     reply,

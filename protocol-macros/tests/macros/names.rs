@@ -1,7 +1,7 @@
 //! Names a reader can guess: a choice's type after its field where that is
 //! unambiguous, its variants as the spec names them.
 
-protocol_macros::protocol!("tests/specs/projector.proto");
+protocol_macros::protocol!("../protocol-dsl/tests/fixtures/valid/choice-names.proto");
 
 #[test]
 fn a_choice_is_named_after_its_field_and_its_options_as_the_spec_names_them() {

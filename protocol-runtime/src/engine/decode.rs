@@ -101,6 +101,14 @@ impl Decoder {
         matches!(self.stage, Stage::Start)
     }
 
+    /// The message being read, once its first part has identified it.
+    pub fn current_message(&self) -> Option<MessageId> {
+        match self.stage {
+            Stage::Segment { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
     /// Whether a message has been started but not finished.
     pub fn mid_message(&self) -> bool {
         // Segment 0 is entered only for messages that start raw, before any

@@ -316,3 +316,33 @@ fn a_fallback_that_is_also_a_request_is_refused() {
         .render(false)
         .contains("is both a request and an `otherwise` message"));
 }
+
+/// A fallback whose bytes would be read as a request is refused: the server
+/// would carry out the request instead.
+#[test]
+fn sending_a_fallback_that_reads_as_a_request_is_misuse() {
+    let spec = crate::compile("fallbacks", FALLBACKS);
+    let now = Instant::now();
+    let mut client = Session::new(spec.clone(), Role::Client, now);
+    let quiet = spec.message("Quiet").unwrap();
+    let mut out = BytesMut::new();
+    // `incr k 5 noreply` is an `Incr`.
+    let e = client
+        .send(
+            &Message::new(quiet, vec![Value::Choice(0), crate::blob(b"k 5")]),
+            &mut out,
+            now,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("would be read as `Incr`"), "{e}");
+    assert!(out.is_empty());
+    // `incr k abc noreply` is not.
+    client
+        .send(
+            &Message::new(quiet, vec![Value::Choice(0), crate::blob(b"k abc")]),
+            &mut out,
+            now,
+        )
+        .unwrap();
+    assert_eq!(&out[..], b"incr k abc noreply\r\n");
+}

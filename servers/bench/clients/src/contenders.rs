@@ -3,7 +3,7 @@
 
 use anyhow::{bail, ensure, Context};
 use clap::ValueEnum;
-use servers::specs::memcached_get::{self as spec, client, dynamic, Get, Cmd, ServerMessage};
+use servers::specs::memcached_get::{self as spec, client, dynamic, Cmd, Get, ServerMessage};
 use tokio::io::BufWriter;
 use tokio::net::TcpStream;
 
