@@ -15,6 +15,11 @@ use crate::layout::Role;
 use crate::spec::{MessageId, Protocol, Reply, ReplyPoint, ReplySeq, RuleKind, StateId, Target};
 use crate::value::{Message, Value};
 
+mod deadlines;
+mod raw;
+
+pub use raw::Sent;
+
 /// The messages that may come next; states rarely have more.
 type Candidates = smallvec::SmallVec<[MessageId; 16]>;
 
@@ -40,16 +45,6 @@ pub enum Event {
     Ignored { bytes: usize },
     /// The peer closed its side where the spec allows it.
     Closed,
-}
-
-/// What bytes sent by hand were read as ([`Session::send_bytes`]).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Sent {
-    /// A message of the spec, taken as sent.
-    Message(Message),
-    /// Input that matches no request (or a request whose later part does not
-    /// match), which the server answers with its `otherwise` reply.
-    Unrecognized(Bytes),
 }
 
 /// A part of the spec a connection exercised (for conformance coverage).
@@ -177,47 +172,6 @@ impl Session {
     /// Overrides the spec's per-state timeouts for this connection.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.timeout_override = timeout;
-    }
-
-    /// The timeout now in force: the message timeout while a message is
-    /// under way or owed, else the idle timeout (`None`: wait as long as it
-    /// takes). Counted from the message's first byte, or from entering the
-    /// state or the last complete message, never from the last byte, so a
-    /// peer dripping bytes cannot hold the connection open.
-    pub fn current_timeout(&self) -> Option<Duration> {
-        let message = self
-            .timeout_override
-            .unwrap_or(self.spec.states[self.state].timeout);
-        if self.began.is_some()
-            || self.timeout_override.is_some()
-            || (self.role == Role::Client && !self.pending.is_empty())
-            || self.spec.peer_owes(self.state, self.role)
-        {
-            return Some(message);
-        }
-        self.spec.states[self.state].idle_timeout
-    }
-
-    /// The message timeout of the state (or the override).
-    pub fn timeout(&self) -> Duration {
-        self.timeout_override
-            .unwrap_or(self.spec.states[self.state].timeout)
-    }
-
-    /// When the next message must have arrived whole (`None`: no limit, the
-    /// peer may stay silent).
-    pub fn deadline(&self) -> Option<Instant> {
-        let from = self.began.unwrap_or(self.entered);
-        self.current_timeout().map(|t| from + t)
-    }
-
-    /// The error for a passed deadline.
-    pub fn timeout_error(&self) -> Error {
-        Error::Timeout {
-            state: self.state_name().to_string(),
-            after: self.current_timeout().unwrap_or_else(|| self.timeout()),
-            waiting_for: self.describe_expected(),
-        }
     }
 
     /// Messages the peer may send next.
@@ -461,37 +415,6 @@ impl Session {
         self.apply(self.role, msg, now).map_err(Error::Misuse)
     }
 
-    /// For a fallback request of the state (`otherwise MESSAGE`), the request
-    /// its encoded bytes would be read as instead, if any.
-    fn read_as_request(&self, id: MessageId, bytes: &[u8]) -> Option<MessageId> {
-        let rules = &self.spec.states[self.state].rules;
-        let fallback = rules
-            .iter()
-            .any(|r| r.fallback && matches!(r.kind, RuleKind::Exchange { request, .. } if request == id));
-        if !fallback {
-            return None;
-        }
-        let requests: Vec<MessageId> = rules
-            .iter()
-            .filter(|r| !r.fallback)
-            .filter_map(|r| match r.kind {
-                RuleKind::Exchange { request, .. } => Some(request),
-                _ => None,
-            })
-            .collect();
-        let cx = Context {
-            state: &self.spec.states[self.state].name,
-        };
-        let mut decoder = Decoder::new();
-        match decoder.decode(&self.spec, &requests, &mut BytesMut::from(bytes), &cx) {
-            Ok(Some(Decoded::Message(m))) => Some(m.id),
-            Ok(Some(Decoded::Discarded { message, .. })) => Some(message),
-            // A request's first part matched; the rest (its data) is not here.
-            Ok(None) => decoder.current_message(),
-            _ => None,
-        }
-    }
-
     /// On a server whose state has an `otherwise` reply, takes input it
     /// cannot carry out as answered by that reply (now owed; the state
     /// holds). `false` elsewhere: the input is a violation.
@@ -504,62 +427,6 @@ impl Session {
         self.owe(owed);
         self.entered = now;
         true
-    }
-
-    /// Takes bytes written by hand as sent, keeping the session in step: they
-    /// are read as the peer will read them, and each whole message is taken
-    /// as sent (the state moves, a reply becomes owed); on a client, a line
-    /// that matches no request (or a malformed one) where the state has an
-    /// `otherwise` rule makes that reply owed. Returns what the bytes were
-    /// read as. Bytes that end mid-message, or that the spec does not allow
-    /// here, change nothing and are misuse.
-    pub fn send_bytes(&mut self, bytes: &[u8], now: Instant) -> Result<Vec<Sent>, Error> {
-        let mut ahead = self.clone();
-        let mut buf = BytesMut::from(bytes);
-        let mut decoder = Decoder::new();
-        let mut sent = Vec::new();
-        let misuse = |why: String| Error::Misuse(format!("raw bytes: {why}"));
-        while !buf.is_empty() {
-            let candidates = ahead.candidates_from(ahead.role);
-            let cx = Context {
-                state: &ahead.spec.states[ahead.state].name,
-            };
-            let decoded = decoder
-                .decode(&ahead.spec, &candidates, &mut buf, &cx)
-                .map_err(|e| misuse(e.to_string()))?;
-            match decoded {
-                None => {
-                    return Err(misuse(format!(
-                        "they end in the middle of a message ({} bytes left)",
-                        buf.len()
-                    )))
-                }
-                Some(Decoded::Message(m)) => {
-                    ahead.observe(ahead.role, &m, now)?;
-                    sent.push(Sent::Message(m));
-                }
-                Some(Decoded::Discarded { message, fields, .. }) => {
-                    let m = Message::new(message, fields);
-                    ahead.observe(ahead.role, &m, now)?;
-                    sent.push(Sent::Message(m));
-                }
-                Some(Decoded::Unrecognized { frame, .. }) if ahead.role == Role::Client => {
-                    ahead.observe_unrecognized(now)?;
-                    sent.push(Sent::Unrecognized(frame));
-                }
-                Some(Decoded::Malformed { found, .. }) if ahead.role == Role::Client => {
-                    ahead.observe_unrecognized(now)?;
-                    sent.push(Sent::Unrecognized(found));
-                }
-                Some(Decoded::Unrecognized { mismatch, .. }) => return Err(misuse(mismatch)),
-                Some(Decoded::Malformed { error, .. }) => return Err(misuse(error.to_string())),
-            }
-        }
-        if !decoder.between_messages() {
-            return Err(misuse("they end in the middle of a message".into()));
-        }
-        *self = ahead;
-        Ok(sent)
     }
 
     /// Moves the session as if `from` had sent `msg`, without encoding or
