@@ -10,6 +10,7 @@
 //! literals follow).
 
 use bytes::{BufMut, Bytes, BytesMut};
+use smallvec::SmallVec;
 
 use crate::layout::{FieldId, FieldType, IntKind, Item, ItemKind, MessageLayout, Pattern};
 use crate::value::Value;
@@ -207,7 +208,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
             ItemKind::Alternatives(alts) => {
                 // Field-less parts (the compiler allows no fields in them):
                 // the longest match first, as for choices.
-                let mut ends: Vec<usize> = Vec::new();
+                let mut ends: SmallVec<[usize; 8]> = SmallVec::new();
                 for alt in alts {
                     if let Ok(end) = self.seq(&alt.items, pos, &Cont::Any) {
                         ends.push(end);
@@ -290,13 +291,23 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 // Longest first; a shorter token is tried when the rest
                 // cannot follow the longer one (`cmd: token "=OK"` on
                 // `POWR=OK`).
-                for len in (1..=run.min(*max)).rev() {
-                    if except.is_none() && std::str::from_utf8(&rest[..len]).is_err() {
+                let top = run.min(*max);
+                // A text token is checked for UTF-8 once, at its longest: a
+                // shorter one is text where it ends on a character boundary.
+                let text = match except {
+                    Some(_) => None,
+                    None => Some(utf8_prefix(&rest[..top])),
+                };
+                for len in (1..=top).rev() {
+                    if text.is_some_and(|t| !t.is_char_boundary(len)) {
                         self.fail(pos, Expect::Utf8Token(name));
                         continue;
                     }
                     if let Ok(done) = self.resume(pos + len, k) {
-                        self.values[id as usize] = self.token_value(except.is_some(), pos, len);
+                        self.values[id as usize] = match text {
+                            Some(t) => Value::Str(t[..len].to_string()),
+                            None => Value::Bytes(self.input.slice(pos..pos + len)),
+                        };
                         return Ok(done);
                     }
                 }
@@ -376,7 +387,8 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 }
             },
             FieldType::Choice(options) => {
-                let mut matching: Vec<usize> = (0..options.len())
+                // Inline: a choice is tried on every frame of its message.
+                let mut matching: SmallVec<[usize; 8]> = (0..options.len())
                     .filter(|&i| rest.starts_with(&options[i]))
                     .collect();
                 if matching.is_empty() {
@@ -444,16 +456,6 @@ impl<'a, 'v> Matcher<'a, 'v> {
         }
     }
 
-    /// A token's value: a byte string for `token(except = ...)`, else text
-    /// (already checked to be UTF-8).
-    fn token_value(&self, raw: bool, pos: usize, len: usize) -> Value {
-        if raw {
-            Value::Bytes(self.input.slice(pos..pos + len))
-        } else {
-            Value::Str(String::from_utf8_lossy(&self.input[pos..pos + len]).into_owned())
-        }
-    }
-
     /// One item of a list: its longest match.
     fn list_item(&mut self, ty: &'a FieldType, name: &'a str, pos: usize) -> Option<(Value, usize)> {
         let rest = &self.input[pos..];
@@ -468,11 +470,17 @@ impl<'a, 'v> Matcher<'a, 'v> {
                     self.fail(pos, Expect::TokenOfAtMost { name, max: *max, len });
                     return None;
                 }
-                if except.is_none() && std::str::from_utf8(&rest[..len]).is_err() {
-                    self.fail(pos, Expect::Utf8Token(name));
-                    return None;
-                }
-                Some((self.token_value(except.is_some(), pos, len), pos + len))
+                let value = match except {
+                    Some(_) => Value::Bytes(self.input.slice(pos..pos + len)),
+                    None => match std::str::from_utf8(&rest[..len]) {
+                        Ok(t) => Value::Str(t.to_string()),
+                        Err(_) => {
+                            self.fail(pos, Expect::Utf8Token(name));
+                            return None;
+                        }
+                    },
+                };
+                Some((value, pos + len))
             }
             FieldType::Int(kind) => match parse_int(rest, *kind) {
                 Ok((v, len)) => Some((v, pos + len)),
@@ -537,6 +545,15 @@ fn clear(items: &[Item], values: &mut [Value]) {
             ItemKind::Repeat { pattern, .. } => clear(&pattern.items, values),
             ItemKind::Literal(_) => {}
         }
+    }
+}
+
+/// The longest prefix of `bytes` that is UTF-8.
+fn utf8_prefix(bytes: &[u8]) -> &str {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        // Valid up to there by the error's own account.
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
     }
 }
 

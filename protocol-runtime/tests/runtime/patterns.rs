@@ -104,6 +104,11 @@ fn a_token_stops_where_the_literal_after_it_can_begin() {
         (named(&spec, &ok), ok.fields),
         ("Ok".into(), vec![Value::Str("POWR".into())])
     );
+    // Shorter readings end on character boundaries: `é` is two bytes.
+    let ok = decode(&spec, Role::Client, "%1é=OK\r".as_bytes()).unwrap();
+    assert_eq!(ok.fields, vec![Value::Str("é".into())]);
+    let e = decode(&spec, Role::Client, b"%1\xe9=OK\r").unwrap_err();
+    assert!(e.contains("UTF-8"), "{e}");
     // Still bounded: five bytes before `=OK` fit neither message.
     let e = decode(&spec, Role::Client, b"%1POWRX=OK\r").unwrap_err();
     assert!(e.contains("at most 4"), "{e}");
