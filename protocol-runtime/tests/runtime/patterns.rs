@@ -351,3 +351,30 @@ fn sending_a_fallback_that_reads_as_a_request_is_misuse() {
         .unwrap();
     assert_eq!(&out[..], b"incr k abc noreply\r\n");
 }
+
+/// A pattern whose readings multiply (three tokens side by side) is cut off
+/// by the matcher's step budget with a typed error, not left to take cubic
+/// time on a hostile frame.
+#[test]
+fn a_pathological_pattern_stops_at_the_step_budget() {
+    let spec = crate::compile(
+        "adjacent",
+        r#"protocol p { framing line("\n", max = 1024);
+            client message M = a: token(max = 300) b: token(max = 300) c: token(max = 300) "!";
+            state S { client sends M -> S; client closes; } }"#,
+    );
+    let mut wire = vec![b'x'; 900];
+    wire.push(b'\n');
+    let e = decode(&spec, Role::Server, &wire).unwrap_err();
+    assert!(e.contains("fewer tries"), "{e}");
+    // Decodes what it describes all the same.
+    let m = decode(&spec, Role::Server, b"xyz!\n").unwrap();
+    assert_eq!(
+        m.fields,
+        vec![
+            Value::Str("x".into()),
+            Value::Str("y".into()),
+            Value::Str("z".into())
+        ]
+    );
+}
