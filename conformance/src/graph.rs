@@ -137,6 +137,7 @@ pub fn framing_short(layout: &MessageLayout) -> String {
                 format!("line {}{ends} ≤{}", delimiter.escape_ascii(), size(*max))
             }
             Framing::Length { prefix, max, .. } => format!("length {} ≤{}", prefix.name(), size(*max)),
+            Framing::Fixed { width, .. } => format!("fixed {width}"),
             Framing::Raw {
                 len, max, oversize, ..
             } => {

@@ -39,7 +39,57 @@ pub enum Decl {
         span: Span,
     },
     Message(MessageDecl),
+    /// `struct NAME = body;`: a named type with the body syntax of a message.
+    Struct(StructDecl),
+    /// `choice NAME = A | B;`: one of several named types, told apart by
+    /// their bytes.
+    Choice(ChoiceDecl),
     State(StateDecl),
+}
+
+#[derive(Debug, Clone)]
+pub struct StructDecl {
+    pub name: Ident,
+    pub segments: Vec<Segment>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChoiceDecl {
+    pub name: Ident,
+    pub branches: Vec<Ident>,
+    pub span: Span,
+}
+
+/// An integer expression over fields read before (`len - 4`, `qty * 2`).
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Int(i128),
+    Name(Ident),
+    Binary(Op, Box<Expr>, Box<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// What may follow a field's type.
+#[derive(Debug, Clone)]
+pub enum Constraint {
+    /// `= 0` (a constant) or `= qty * 2` (computed from another field).
+    Equals(Expr),
+    /// `in 1..=125 | 0xff00`.
+    In(Vec<(i128, i128)>, Span),
 }
 
 /// `line = 2 KiB;` inside `limits { ... }`.
@@ -100,6 +150,9 @@ pub enum Element {
     Field {
         name: Ident,
         ty: FieldTy,
+        /// `[n]` after the type: that many items.
+        count: Option<Expr>,
+        constraint: Option<Constraint>,
         /// Marked `volatile`: differs from run to run.
         volatile: bool,
         span: Span,
@@ -157,6 +210,8 @@ pub enum Value {
     Size(u64),
     Duration(Duration),
     Call(Call),
+    /// An expression with an operator (`len - 4`).
+    Expr(Expr),
 }
 
 impl Value {
@@ -168,6 +223,7 @@ impl Value {
             Value::Size(_) => "a number",
             Value::Duration(_) => "a duration",
             Value::Call(_) => "a name",
+            Value::Expr(_) => "an expression",
         }
     }
 }

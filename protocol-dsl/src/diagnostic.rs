@@ -44,6 +44,8 @@ pub enum Code {
     LengthRange,
     /// Free text or bytes followed by something other than literals.
     TextPosition,
+    /// A size, count or computed value that is not linear in one field.
+    NotLinear,
     /// A message framed only by whatever bytes happen to be available.
     Segmentation,
 }
@@ -66,6 +68,7 @@ impl Code {
         Code::Unbounded,
         Code::LengthRange,
         Code::TextPosition,
+        Code::NotLinear,
         Code::Segmentation,
     ];
 
@@ -88,6 +91,7 @@ impl Code {
             Code::Unbounded => "E0302",
             Code::LengthRange => "E0303",
             Code::TextPosition => "E0304",
+            Code::NotLinear => "E0305",
             Code::Segmentation => "W0401",
         }
     }

@@ -38,16 +38,22 @@ pub fn dump(p: &ir::Protocol, source: &Source) -> String {
             if f.volatile {
                 flags.push_str(" volatile");
             }
-            let names = if f.labels.is_empty() {
+            let mut names = if f.labels.is_empty() {
                 String::new()
             } else {
                 format!(" named {}", f.labels.join(" | "))
             };
+            if let Some(set) = &f.constraint {
+                let _ = write!(names, " in {set}");
+            }
+            if let Some(eq) = f.equals {
+                let _ = write!(names, " = {}", linear(eq, &m.layout));
+            }
             let _ = writeln!(
                 out,
                 "  field {}: {}{names}{flags} {}",
                 f.name,
-                ty(&f.ty),
+                with_names(ty(&f.ty), &f.ty, &m.layout),
                 at(f.span)
             );
         }
@@ -124,6 +130,29 @@ fn bytes(b: &[u8]) -> String {
     format!("\"{}\"", b.escape_ascii())
 }
 
+/// A size or count written with its field's name: `byte_count / 2`.
+fn linear(l: protocol_runtime::layout::Linear, layout: &MessageLayout) -> String {
+    let name = layout
+        .fields
+        .get(l.field as usize)
+        .map_or("?", |f| f.name.as_str());
+    let text = l.to_string();
+    match text.strip_prefix('f') {
+        Some(rest) => format!("{name}{rest}"),
+        None => text,
+    }
+}
+
+/// `ty`'s text with the field a size or count comes from named.
+fn with_names(text: String, t: &FieldType, layout: &MessageLayout) -> String {
+    match t {
+        FieldType::Sized { len: l, .. } | FieldType::Array { count: l, .. } => {
+            text.replacen(&l.to_string(), &linear(*l, layout), 1)
+        }
+        _ => text,
+    }
+}
+
 fn ty(t: &FieldType) -> String {
     match t {
         FieldType::Token { max, except: None } => format!("token(max {max})"),
@@ -131,6 +160,11 @@ fn ty(t: &FieldType) -> String {
         FieldType::Text => "text".into(),
         FieldType::Bytes => "bytes".into(),
         FieldType::Int(k) => k.name(),
+        FieldType::Bin(b) => b.name(),
+        FieldType::Sized { len, max, text } => {
+            format!("{}({len}, max {max})", if *text { "text" } else { "bytes" })
+        }
+        FieldType::Array { item, count, max } => format!("{}[{count}, max {max}]", ty(item)),
         FieldType::Choice(options) => {
             format!(
                 "choice({})",
@@ -160,6 +194,9 @@ fn framing(f: &Framing, layout: &MessageLayout) -> String {
     };
     match f {
         Framing::Exact(b) => format!("exact {}", bytes(b)),
+        Framing::Fixed { width, pattern } => {
+            format!("fixed({width}) {{ {} }}", pattern_text(pattern, layout))
+        }
         Framing::Line {
             delimiter,
             also_ends,

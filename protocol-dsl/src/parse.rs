@@ -161,7 +161,15 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::protocol | Rule::kw_protocol => "`protocol`",
         Rule::ident | Rule::word => "a name",
         Rule::string => "a string",
-        Rule::number | Rule::size => "a number",
+        Rule::number | Rule::size | Rule::int_lit => "a number",
+        Rule::expr | Rule::expr_term | Rule::arith => "an expression",
+        Rule::count => "`[`",
+        Rule::constraint => "`=` or `in`",
+        Rule::int_set | Rule::int_range => "a set of integers",
+        Rule::add_op | Rule::mul_op => "an operator",
+        Rule::struct_decl | Rule::kw_struct => "`struct`",
+        Rule::choice_decl | Rule::kw_choice => "`choice`",
+        Rule::kw_in => "`in`",
         Rule::duration => "a duration such as `30s`",
         Rule::port_decl | Rule::kw_port => "`port`",
         Rule::framing_decl | Rule::kw_framing => "`framing`",
@@ -279,6 +287,29 @@ impl Builder<'_> {
                 }
             }
             Rule::message_decl => Decl::Message(self.message(sp, inner)),
+            Rule::struct_decl => {
+                inner.next(); // kw_struct
+                let name = self.ident(inner.next().expect("grammar: struct name"));
+                let segments = self.body(inner.next().expect("grammar: struct body"));
+                Decl::Struct(StructDecl {
+                    name,
+                    segments,
+                    span: sp,
+                })
+            }
+            Rule::choice_decl => {
+                inner.next(); // kw_choice
+                let name = self.ident(inner.next().expect("grammar: choice name"));
+                let branches = inner
+                    .filter(|p| p.as_rule() == Rule::ident)
+                    .map(|p| self.ident(p))
+                    .collect();
+                Decl::Choice(ChoiceDecl {
+                    name,
+                    branches,
+                    span: sp,
+                })
+            }
             Rule::state_decl => Decl::State(self.state(sp, inner)),
             r => unreachable!("grammar: unexpected declaration {r:?}"),
         }
@@ -288,18 +319,20 @@ impl Builder<'_> {
         let role = role(inner.next().expect("grammar: role"));
         inner.next(); // kw_message
         let name = self.ident(inner.next().expect("grammar: message name"));
-        let body = inner.next().expect("grammar: message body");
-        let segments = body
-            .into_inner()
-            .filter(|p| p.as_rule() != Rule::kw_then)
-            .map(|p| self.segment(p))
-            .collect();
+        let segments = self.body(inner.next().expect("grammar: message body"));
         MessageDecl {
             role,
             name,
             segments,
             span: sp,
         }
+    }
+
+    fn body(&mut self, body: Pair<'_, Rule>) -> Vec<Segment> {
+        body.into_inner()
+            .filter(|p| p.as_rule() != Rule::kw_then)
+            .map(|p| self.segment(p))
+            .collect()
     }
 
     fn segment(&mut self, pair: Pair<'_, Rule>) -> Segment {
@@ -372,9 +405,20 @@ impl Builder<'_> {
                     Rule::group => FieldTy::Group(self.group(ty)),
                     _ => FieldTy::Call(self.call(ty)),
                 };
+                let mut count = None;
+                let mut constraint = None;
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::count => count = p.into_inner().next().map(|e| self.expr(e)),
+                        Rule::constraint => constraint = Some(self.constraint(p)),
+                        r => unreachable!("grammar: unexpected field part {r:?}"),
+                    }
+                }
                 Element::Field {
                     name,
                     ty,
+                    count,
+                    constraint,
                     volatile,
                     span: sp,
                 }
@@ -471,7 +515,94 @@ impl Builder<'_> {
             Rule::duration => Value::Duration(self.duration(pair)),
             Rule::size => Value::Size(self.size(pair)),
             Rule::call => Value::Call(self.call(pair)),
+            Rule::arith => Value::Expr(self.expr(pair.into_inner().next().expect("grammar: arith expr"))),
             r => unreachable!("grammar: unexpected value {r:?}"),
+        }
+    }
+
+    fn constraint(&mut self, pair: Pair<'_, Rule>) -> Constraint {
+        let mut inner = pair.into_inner();
+        let first = inner.next().expect("grammar: constraint");
+        match first.as_rule() {
+            Rule::expr => Constraint::Equals(self.expr(first)),
+            _ => {
+                let set = inner.next().expect("grammar: value set");
+                let sp = span(&set);
+                let ranges = set
+                    .into_inner()
+                    .map(|r| {
+                        let mut ends = r.into_inner();
+                        let lo = self.int_lit(ends.next().expect("grammar: range start"));
+                        let hi = ends.next().map_or(lo, |h| self.int_lit(h));
+                        (lo, hi)
+                    })
+                    .collect();
+                Constraint::In(ranges, sp)
+            }
+        }
+    }
+
+    /// `a + b * 2`: left-associative sums of products.
+    fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let sp = span(&pair);
+        match pair.as_rule() {
+            Rule::expr | Rule::expr_term => {
+                let mut inner = pair.into_inner();
+                let mut acc = self.expr(inner.next().expect("grammar: operand"));
+                while let (Some(op), Some(rhs)) = (inner.next(), inner.next()) {
+                    let op = match op.as_str() {
+                        "+" => Op::Add,
+                        "-" => Op::Sub,
+                        "*" => Op::Mul,
+                        _ => Op::Div,
+                    };
+                    let rhs = self.expr(rhs);
+                    let span = Span::new(acc.span.start as usize, rhs.span.end as usize);
+                    acc = Expr {
+                        kind: ExprKind::Binary(op, Box::new(acc), Box::new(rhs)),
+                        span,
+                    };
+                }
+                acc
+            }
+            Rule::int_lit => Expr {
+                kind: ExprKind::Int(self.int_lit(pair)),
+                span: sp,
+            },
+            Rule::ident => Expr {
+                kind: ExprKind::Name(self.ident(pair)),
+                span: sp,
+            },
+            r => unreachable!("grammar: unexpected expression {r:?}"),
+        }
+    }
+
+    /// `0x8f`, `-1`, `1_000` (at most 64 bits of magnitude).
+    fn int_lit(&mut self, pair: Pair<'_, Rule>) -> i128 {
+        let text: String = pair.as_str().chars().filter(|c| *c != '_').collect();
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let parsed = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+            Some(hex) => u64::from_str_radix(hex, 16),
+            None => digits.parse::<u64>(),
+        };
+        match parsed {
+            Ok(v) if negative => -(v as i128),
+            Ok(v) => v as i128,
+            Err(_) => {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::BadLiteral,
+                        span(&pair),
+                        format!("integer `{}` is too large", pair.as_str()),
+                    )
+                    .label("does not fit in 64 bits")
+                    .help("integers in expressions and value sets hold at most 64 bits"),
+                );
+                0
+            }
         }
     }
 

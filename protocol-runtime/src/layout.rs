@@ -89,7 +89,182 @@ pub struct FieldDef {
     /// one per option, empty where it gives none; empty otherwise. Only
     /// generated code uses them.
     pub labels: Vec<String>,
+    /// `in 1..=125 | 0xff00`: the values an integer field may take. A value
+    /// outside does not match when decoding and is refused when encoding.
+    pub constraint: Option<ValueSet>,
+    /// `byte_count: byte = qty * 2`: the value an earlier field fixes. The
+    /// decoder checks it, the encoder writes it (the field is derived);
+    /// division rounds down (`(qty + 7) / 8`).
+    pub equals: Option<Linear>,
     pub span: Span,
+}
+
+/// A set of integers, as sorted disjoint inclusive ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ValueSet(pub Vec<(i128, i128)>);
+
+impl ValueSet {
+    /// The set of the given ranges (in any order, possibly overlapping).
+    pub fn new(mut ranges: Vec<(i128, i128)>) -> Self {
+        ranges.retain(|(lo, hi)| lo <= hi);
+        ranges.sort_unstable();
+        let mut out: Vec<(i128, i128)> = Vec::with_capacity(ranges.len());
+        for (lo, hi) in ranges {
+            match out.last_mut() {
+                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+                _ => out.push((lo, hi)),
+            }
+        }
+        ValueSet(out)
+    }
+    pub fn contains(&self, v: i128) -> bool {
+        self.0.iter().any(|(lo, hi)| *lo <= v && v <= *hi)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn min(&self) -> Option<i128> {
+        self.0.first().map(|r| r.0)
+    }
+    pub fn max(&self) -> Option<i128> {
+        self.0.last().map(|r| r.1)
+    }
+}
+
+impl fmt::Display for ValueSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (lo, hi)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" | ")?;
+            }
+            if lo == hi {
+                write!(f, "{lo}")?;
+            } else {
+                write!(f, "{lo}..={hi}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A binary integer: two's complement for signed ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BinInt {
+    pub signed: bool,
+    /// 8, 16, 32 or 64.
+    pub bits: u8,
+    pub little_endian: bool,
+}
+
+impl BinInt {
+    pub fn width(self) -> usize {
+        self.bits as usize / 8
+    }
+    pub fn kind(self) -> IntKind {
+        IntKind {
+            signed: self.signed,
+            bits: self.bits,
+        }
+    }
+    /// The spec's spelling: `byte`, `u16be`, `i32le`.
+    pub fn name(self) -> String {
+        if self.bits == 8 {
+            return if self.signed { "i8be" } else { "byte" }.to_string();
+        }
+        format!(
+            "{}{}{}",
+            if self.signed { 'i' } else { 'u' },
+            self.bits,
+            if self.little_endian { "le" } else { "be" }
+        )
+    }
+    /// The value at the front of `bytes` (which holds at least `width()`).
+    pub fn read(self, bytes: &[u8]) -> i128 {
+        let w = self.width();
+        let mut raw: u64 = 0;
+        for i in 0..w {
+            let b = if self.little_endian {
+                bytes[w - 1 - i]
+            } else {
+                bytes[i]
+            };
+            raw = (raw << 8) | b as u64;
+        }
+        if self.signed && self.bits < 64 {
+            let shift = 64 - self.bits as u32;
+            (((raw << shift) as i64) >> shift) as i128
+        } else if self.signed {
+            raw as i64 as i128
+        } else {
+            raw as i128
+        }
+    }
+    /// Appends `v`, which the caller has checked is in range.
+    pub fn write(self, v: i128, out: &mut impl bytes::BufMut) {
+        let w = self.width();
+        let raw = v as u64;
+        for i in 0..w {
+            let shift = if self.little_endian { i } else { w - 1 - i } * 8;
+            out.put_u8((raw >> shift) as u8);
+        }
+    }
+}
+
+/// A size or count computed from a field read before it:
+/// `(field * mul + add) / div`, where the division must be exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Linear {
+    pub field: FieldId,
+    pub mul: i64,
+    pub add: i64,
+    pub div: i64,
+}
+
+impl Linear {
+    /// The size or count for the field's value `v`; `None` when it is not a
+    /// whole number or is negative.
+    pub fn eval(self, v: i128) -> Option<u64> {
+        let n = v.checked_mul(self.mul as i128)?.checked_add(self.add as i128)?;
+        if self.div == 0 || n % self.div as i128 != 0 {
+            return None;
+        }
+        u64::try_from(n / self.div as i128).ok()
+    }
+    /// The value for the field's value `v`, division rounding down (for
+    /// `= expr` fields, which are computed, never inverted).
+    pub fn eval_floor(self, v: i128) -> Option<i128> {
+        let n = v.checked_mul(self.mul as i128)?.checked_add(self.add as i128)?;
+        (self.div != 0).then(|| n.div_euclid(self.div as i128))
+    }
+    /// The field's value that gives size or count `n` (for encoders).
+    pub fn invert(self, n: u64) -> Option<i128> {
+        let t = (n as i128)
+            .checked_mul(self.div as i128)?
+            .checked_sub(self.add as i128)?;
+        if self.mul == 0 || t % self.mul as i128 != 0 {
+            return None;
+        }
+        Some(t / self.mul as i128)
+    }
+}
+
+impl fmt::Display for Linear {
+    /// Written with `f` for the field, as `f * 2 + 1` or `f / 2`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("f")?;
+        if self.mul != 1 {
+            write!(f, " * {}", self.mul)?;
+        }
+        if self.add > 0 {
+            write!(f, " + {}", self.add)?;
+        } else if self.add < 0 {
+            write!(f, " - {}", -(self.add as i128))?;
+        }
+        if self.div != 1 {
+            write!(f, " / {}", self.div)?;
+        }
+        Ok(())
+    }
 }
 
 /// The type of a field's value.
@@ -105,6 +280,18 @@ pub enum FieldType {
     Bytes,
     /// A decimal integer.
     Int(IntKind),
+    /// A binary integer of fixed width (`u16be`, `byte`).
+    Bin(BinInt),
+    /// Exactly as many bytes as an earlier field says (`bytes(n)`,
+    /// `text(len - 1)`): UTF-8 text with `text`, else a byte string.
+    Sized { len: Linear, max: usize, text: bool },
+    /// As many items of a fixed-width type as an earlier field says
+    /// (`regs: u16be[byte_count / 2]`).
+    Array {
+        item: Box<FieldType>,
+        count: Linear,
+        max: usize,
+    },
     /// One of several literals (`cmd: ("get" | "gets")`).
     Choice(Vec<Vec<u8>>),
     /// Whether an optional literal part was present (`noreply: (" noreply")?`).
@@ -162,6 +349,9 @@ pub struct Segment {
 pub enum Framing {
     /// Exactly these bytes, no delimiter (`exact "HELLO?"`).
     Exact(Vec<u8>),
+    /// A frame whose width its pattern fixes (`fixed { tid: u16be "\0\0" }`):
+    /// every item has a known width.
+    Fixed { width: usize, pattern: Pattern },
     /// Content up to a delimiter; `max` counts the content, not the delimiter.
     Line {
         /// The line end the encoder writes.

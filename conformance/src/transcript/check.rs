@@ -503,7 +503,7 @@ impl Checker<'_> {
                 None
             }
             ValueKind::List(items) => match ty {
-                FieldType::List { item, .. } => items
+                FieldType::List { item, .. } | FieldType::Array { item, .. } => items
                     .iter()
                     .map(|i| self.template(d, item, i))
                     .collect::<Option<Vec<_>>>()
@@ -541,7 +541,7 @@ impl Checker<'_> {
                 }
             }
             ValueKind::List(items) => match ty {
-                FieldType::List { item, .. } => items
+                FieldType::List { item, .. } | FieldType::Array { item, .. } => items
                     .iter()
                     .map(|i| self.matcher(d, item, i))
                     .collect::<Option<Vec<_>>>()
@@ -573,7 +573,15 @@ impl Checker<'_> {
                     Err(_) => bad(self, "UTF-8 text"),
                 }
             }
-            (ValueKind::Bytes(b), FieldType::Bytes) => Some(Value::Bytes(b.clone().into())),
+            (ValueKind::Bytes(b), FieldType::Bytes | FieldType::Sized { text: false, .. }) => {
+                Some(Value::Bytes(b.clone().into()))
+            }
+            (ValueKind::Bytes(b), FieldType::Sized { text: true, .. }) => {
+                match String::from_utf8(b.clone()) {
+                    Ok(s) => Some(Value::Str(s)),
+                    Err(_) => bad(self, "UTF-8 text"),
+                }
+            }
             (ValueKind::Bytes(b), FieldType::Choice(options)) => match options.iter().position(|o| o == b) {
                 Some(i) => Some(Value::Choice(i)),
                 None => {
@@ -598,17 +606,33 @@ impl Checker<'_> {
                     Value::U64(*n as u64)
                 })
             }
-            (ValueKind::List(items), FieldType::List { item, .. }) => items
+            (ValueKind::Number(n), FieldType::Bin(b)) => {
+                let k = b.kind();
+                if *n < k.min_value() || *n > k.max_value() as i128 {
+                    return bad(
+                        self,
+                        &format!("a `{}` ({}..={})", b.name(), k.min_value(), k.max_value()),
+                    );
+                }
+                Some(if k.signed {
+                    Value::I64(*n as i64)
+                } else {
+                    Value::U64(*n as u64)
+                })
+            }
+            (ValueKind::List(items), FieldType::List { item, .. } | FieldType::Array { item, .. }) => items
                 .iter()
                 .map(|i| self.literal(d, item, i))
                 .collect::<Option<Vec<_>>>()
                 .map(Value::List),
             (_, FieldType::Token { .. } | FieldType::Text) => bad(self, "a string"),
-            (_, FieldType::Bytes) => bad(self, "a byte string"),
+            (_, FieldType::Bytes | FieldType::Sized { text: false, .. }) => bad(self, "a byte string"),
+            (_, FieldType::Sized { text: true, .. }) => bad(self, "a string"),
+            (_, FieldType::Bin(_)) => bad(self, "a number"),
             (_, FieldType::Choice(_)) => bad(self, "one of its literals, as a string"),
             (_, FieldType::Flag) => bad(self, "`true` or `false`"),
             (_, FieldType::Int(_)) => bad(self, "a number"),
-            (_, FieldType::List { .. }) => bad(self, "a list `[...]`"),
+            (_, FieldType::List { .. } | FieldType::Array { .. }) => bad(self, "a list `[...]`"),
         }
     }
 }

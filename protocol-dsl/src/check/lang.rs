@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use protocol_runtime::layout::{FieldType, Framing, ItemKind, MessageLayout, Pattern};
+use protocol_runtime::layout::{BinInt, FieldType, Framing, ItemKind, MessageLayout, Pattern, ValueSet};
 
 /// A set of bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -120,7 +120,14 @@ impl Nfa {
 /// The language of the bytes a message starts with: its first segment whole
 /// (for a line, content then delimiter).
 pub fn first_segment(layout: &MessageLayout) -> Option<Nfa> {
-    let seg = layout.segments.first()?;
+    segment_lang(layout, 0)
+}
+
+/// The language of segment `index` of a message, whole. Sizes are not
+/// followed: a sized field is any bytes (an over-approximation, which only
+/// makes the checks more cautious).
+pub fn segment_lang(layout: &MessageLayout, index: usize) -> Option<Nfa> {
+    let seg = layout.segments.get(index)?;
     let mut nfa = Nfa::default();
     let start = nfa.node();
     nfa.start = start;
@@ -152,7 +159,9 @@ pub fn first_segment(layout: &MessageLayout) -> Option<Nfa> {
             }
             end
         }
-        Framing::Length { pattern, .. } => pattern_nfa(&mut nfa, start, pattern, layout, ByteSet::all()),
+        Framing::Length { pattern, .. } | Framing::Fixed { pattern, .. } => {
+            pattern_nfa(&mut nfa, start, pattern, layout, ByteSet::all())
+        }
         Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => {
             nfa.zero_or_more(start, ByteSet::all())
         }
@@ -173,7 +182,10 @@ fn pattern_nfa(
         at = match &item.kind {
             ItemKind::Literal(bytes) => nfa.literal(at, bytes),
             ItemKind::Field(id) => match layout.fields.get(*id as usize) {
-                Some(f) => type_nfa(nfa, at, &f.ty, content),
+                Some(f) => match (&f.ty, &f.constraint) {
+                    (FieldType::Bin(b), Some(set)) if b.bits <= 16 => bin_set_nfa(nfa, at, *b, set),
+                    _ => type_nfa(nfa, at, &f.ty, content),
+                },
                 None => at,
             },
             ItemKind::Optional { pattern, .. } => {
@@ -247,6 +259,20 @@ fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize
             end
         }
         FieldType::Flag => at,
+        FieldType::Bin(b) => {
+            let mut at = at;
+            for _ in 0..b.width() {
+                let next = nfa.node();
+                nfa.on(at, ByteSet::all(), next);
+                at = next;
+            }
+            at
+        }
+        FieldType::Sized { .. } | FieldType::Array { .. } => {
+            let start = nfa.node();
+            nfa.eps(at, start);
+            nfa.zero_or_more(start, ByteSet::all())
+        }
         FieldType::List {
             item,
             separator,
@@ -271,6 +297,48 @@ fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize
             end
         }
     }
+}
+
+/// The bytes of a binary integer of at most 16 bits whose value is in
+/// `set`, exactly: the values are enumerated.
+fn bin_set_nfa(nfa: &mut Nfa, at: usize, b: BinInt, set: &ValueSet) -> usize {
+    let end = nfa.node();
+    if b.width() == 1 {
+        let mut bytes = ByteSet::empty();
+        for v in 0..=255u8 {
+            let value = if b.signed { v as i8 as i128 } else { v as i128 };
+            if set.contains(value) {
+                bytes.insert(v);
+            }
+        }
+        nfa.on(at, bytes, end);
+        return end;
+    }
+    // Two bytes: for each first byte, the set of second bytes that complete
+    // a value in the set; first bytes with the same set share a node.
+    let mut by_second: Vec<(ByteSet, ByteSet)> = Vec::new();
+    for first in 0..=255u8 {
+        let mut seconds = ByteSet::empty();
+        for second in 0..=255u8 {
+            let bytes = [first, second];
+            if set.contains(b.read(&bytes)) {
+                seconds.insert(second);
+            }
+        }
+        if seconds == ByteSet::empty() {
+            continue;
+        }
+        match by_second.iter_mut().find(|(s, _)| *s == seconds) {
+            Some((_, firsts)) => firsts.insert(first),
+            None => by_second.push((seconds, ByteSet::byte(first))),
+        }
+    }
+    for (seconds, firsts) in by_second {
+        let mid = nfa.node();
+        nfa.on(at, firsts, mid);
+        nfa.on(mid, seconds, end);
+    }
+    end
 }
 
 /// How two languages may collide.

@@ -14,6 +14,7 @@ enum Class<'a> {
     /// matters only to the sender).
     Line(Vec<&'a [u8]>),
     Length(LengthPrefix),
+    Fixed(usize),
     Exact,
     Raw,
 }
@@ -25,6 +26,7 @@ fn describe(c: &Class<'_>) -> String {
             format!("a line ending in {}", ends.join(" or "))
         }
         Class::Length(p) => format!("a `{}` length prefix", p.name()),
+        Class::Fixed(w) => format!("a fixed frame of {w} bytes"),
         Class::Exact => "exact bytes".to_string(),
         Class::Raw => "raw bytes".to_string(),
     }
@@ -42,6 +44,7 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
                     delimiter, also_ends, ..
                 } => Class::Line(line_ends(delimiter, also_ends)),
                 Framing::Length { prefix, .. } => Class::Length(*prefix),
+                Framing::Fixed { width, .. } => Class::Fixed(*width),
                 Framing::Exact(_) => Class::Exact,
                 Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => Class::Raw,
             };

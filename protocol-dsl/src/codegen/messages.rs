@@ -63,8 +63,14 @@ fn rust_type(cx: &Context, t: &FieldType) -> TokenStream {
             let ty = format_ident!("{}{}", if k.signed { "i" } else { "u" }, k.bits);
             quote!(#ty)
         }
+        FieldType::Bin(b) => {
+            let ty = format_ident!("{}{}", if b.signed { "i" } else { "u" }, b.bits);
+            quote!(#ty)
+        }
+        FieldType::Sized { text: true, .. } => quote!(::std::string::String),
+        FieldType::Sized { text: false, .. } => quote!(rt::bytes::Bytes),
         FieldType::Flag => quote!(bool),
-        FieldType::List { item, .. } => {
+        FieldType::Array { item, .. } | FieldType::List { item, .. } => {
             let item = rust_type(cx, item);
             quote!(::std::vec::Vec<#item>)
         }

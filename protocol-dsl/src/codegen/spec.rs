@@ -4,6 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use protocol_runtime::layout as rt_layout;
 use protocol_runtime::layout::{
     FieldDef, FieldType, Framing, Item, ItemKind, LengthPrefix, MessageLayout, Oversize, Pattern, RawLen,
     Role, Segment, Span,
@@ -102,9 +103,18 @@ fn field(f: &FieldDef) -> TokenStream {
         span(f.span),
     );
     let labels = f.labels.iter();
+    let constraint = value_set(&f.constraint);
+    let equals = match f.equals {
+        Some(l) => {
+            let l = linear(l);
+            quote!(::std::option::Option::Some(#l))
+        }
+        None => quote!(::std::option::Option::None),
+    };
     quote!(rt::layout::FieldDef {
         name: #name.into(), ty: #ty, optional: #optional, derived: #derived, volatile: #volatile,
-        labels: ::std::vec![#(::std::string::String::from(#labels)),*], span: #span
+        labels: ::std::vec![#(::std::string::String::from(#labels)),*],
+        constraint: #constraint, equals: #equals, span: #span
     })
 }
 
@@ -126,6 +136,18 @@ fn field_type(t: &FieldType) -> TokenStream {
             let (signed, bits) = (k.signed, k.bits);
             quote!(rt::layout::FieldType::Int(rt::layout::IntKind { signed: #signed, bits: #bits }))
         }
+        FieldType::Bin(b) => {
+            let b = bin_int(*b);
+            quote!(rt::layout::FieldType::Bin(#b))
+        }
+        FieldType::Sized { len, max, text } => {
+            let len = linear(*len);
+            quote!(rt::layout::FieldType::Sized { len: #len, max: #max, text: #text })
+        }
+        FieldType::Array { item, count, max } => {
+            let (item, count) = (field_type(item), linear(*count));
+            quote!(rt::layout::FieldType::Array { item: ::std::boxed::Box::new(#item), count: #count, max: #max })
+        }
         FieldType::Choice(options) => {
             let options = options.iter().map(|o| bytes(o));
             quote!(rt::layout::FieldType::Choice(::std::vec![#(#options),*]))
@@ -144,12 +166,38 @@ fn field_type(t: &FieldType) -> TokenStream {
     }
 }
 
+fn bin_int(b: rt_layout::BinInt) -> TokenStream {
+    let (signed, bits, little_endian) = (b.signed, b.bits, b.little_endian);
+    quote!(rt::layout::BinInt { signed: #signed, bits: #bits, little_endian: #little_endian })
+}
+
+fn linear(l: rt_layout::Linear) -> TokenStream {
+    let (field, mul, add, div) = (l.field, l.mul, l.add, l.div);
+    quote!(rt::layout::Linear { field: #field, mul: #mul, add: #add, div: #div })
+}
+
+fn value_set(set: &Option<rt_layout::ValueSet>) -> TokenStream {
+    match set {
+        None => quote!(::std::option::Option::None),
+        Some(set) => {
+            let ranges = set.0.iter().map(|(lo, hi)| quote!((#lo, #hi)));
+            quote!(::std::option::Option::Some(rt::layout::ValueSet(
+                ::std::vec![#(#ranges),*]
+            )))
+        }
+    }
+}
+
 fn segment(s: &Segment) -> TokenStream {
     let span = span(s.span);
     let framing = match &s.framing {
         Framing::Exact(b) => {
             let b = bytes(b);
             quote!(rt::layout::Framing::Exact(#b))
+        }
+        Framing::Fixed { width, pattern: p } => {
+            let p = pattern(p);
+            quote!(rt::layout::Framing::Fixed { width: #width, pattern: #p })
         }
         Framing::Line {
             delimiter,

@@ -4,6 +4,7 @@
 //! and leaves every other judgement to `check`, so it lowers as much of a
 //! broken spec as it can and later checks still find their errors.
 
+mod expr;
 mod message;
 mod state;
 
@@ -42,6 +43,8 @@ enum FrameTemplate {
         prefix: LengthPrefix,
         max: usize,
     },
+    /// `fixed { ... }`: as wide as its pattern.
+    Fixed,
 }
 
 pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol {
@@ -119,7 +122,7 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
                 }
             }
             Decl::Framing(call) => framing_decls.push(call),
-            Decl::Message(_) | Decl::State(_) => {}
+            Decl::Message(_) | Decl::Struct(_) | Decl::Choice(_) | Decl::State(_) => {}
         }
     }
     // The default framing may use the limits, wherever they are declared.
@@ -231,11 +234,15 @@ fn frame_template(call: &Call, defaults: &Defaults, diags: &mut Diagnostics) -> 
             args.finish();
             Some(FrameTemplate::Length { prefix, max })
         }
+        "fixed" => {
+            Args::new(call, &[], diags).finish();
+            Some(FrameTemplate::Fixed)
+        }
         other => {
             diags.push(
                 Diagnostic::new(Code::BadConstruct, call.name.span, format!("unknown framing `{other}`"))
                     .label("not a framing")
-                    .help("frame a part with `line(...) { ... }` or `length(...) { ... }`, or use `exact \"...\"` or `raw(...) as name`"),
+                    .help("frame a part with `line(...) { ... }`, `length(...) { ... }` or `fixed { ... }`, or use `exact \"...\"` or `raw(...) as name`"),
             );
             None
         }

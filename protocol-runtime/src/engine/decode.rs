@@ -51,6 +51,13 @@ enum Stage {
         segment: usize,
         values: Vec<Value>,
     },
+    /// Reading segment `segment` of each of several messages whose earlier
+    /// frames all matched (Modbus requests share their header frame): each
+    /// frame drops the candidates it does not match, until one is left.
+    Identifying {
+        live: Vec<(MessageId, Vec<Value>)>,
+        segment: usize,
+    },
     /// Skipping the `remaining` bytes of a discarded message (already
     /// reported) before the next message.
     Discarding { remaining: u64 },
@@ -143,6 +150,11 @@ impl Decoder {
                     Step::Done(d) => return Ok(Some(d)),
                     Step::Next(stage) => self.stage = stage,
                 },
+                Stage::Identifying { live, segment } => match self.narrow(spec, live, segment, buf, cx)? {
+                    Step::Pending => return Ok(None),
+                    Step::Done(d) => return Ok(Some(d)),
+                    Step::Next(stage) => self.stage = stage,
+                },
                 Stage::Discarding { remaining } => {
                     let n = remaining.min(buf.len() as u64);
                     buf.advance(n as usize);
@@ -226,7 +238,7 @@ impl Decoder {
             return Ok(Step::Done(Decoded::Message(Message::new(first, Vec::new()))));
         };
         match &seg.framing {
-            Framing::Line { .. } | Framing::Length { .. } => {
+            Framing::Line { .. } | Framing::Length { .. } | Framing::Fixed { .. } => {
                 // Read with the largest max of the candidates (the compiler
                 // makes them share the framing); each checks its own after.
                 let max = candidates
@@ -241,17 +253,11 @@ impl Decoder {
                     .map(|(_, max)| max)
                     .max()
                     .unwrap_or(0);
-                let frame = match &seg.framing {
-                    Framing::Line {
-                        delimiter, also_ends, ..
-                    } => self.line(buf, delimiter, also_ends, max, cx)?,
-                    Framing::Length { prefix, .. } => self.length_frame(buf, *prefix, max, cx)?,
-                    _ => None,
-                };
-                let Some(frame) = frame else {
+                let Some(frame) = self.frame(&seg.framing, max, buf, cx)? else {
                     return Ok(Step::Pending);
                 };
-                self.identify(spec, candidates, frame)
+                let live = candidates.iter().map(|&m| (m, Vec::new())).collect();
+                Ok(self.identify(spec, live, 0, frame))
             }
             Framing::Exact(_) => {
                 let mut longest = 0;
@@ -295,29 +301,41 @@ impl Decoder {
         }
     }
 
-    /// Matches a first frame against each candidate's first pattern.
-    fn identify(&mut self, spec: &Protocol, candidates: &[MessageId], frame: Bytes) -> Result<Step, Error> {
+    /// Matches frame `segment` against each live candidate's pattern there
+    /// and keeps those it fits (values of a candidate just starting are
+    /// made here). One left: it is the message. Several: if the first of
+    /// them goes on with a frame like others do, those are read on;
+    /// otherwise the first (the spec's order: fallbacks come last).
+    fn identify(
+        &mut self,
+        spec: &Protocol,
+        live: Vec<(MessageId, Vec<Value>)>,
+        segment: usize,
+        frame: Bytes,
+    ) -> Step {
         let mut best: Option<(Mismatch<'_>, MessageId)> = None;
-        // One buffer for every candidate tried: most fail at once.
-        let mut values = Vec::new();
-        for &m in candidates {
+        let mut survivors: Vec<(MessageId, Vec<Value>)> = Vec::new();
+        let first_live = live.first().map(|(m, _)| *m);
+        for (m, mut values) in live {
             let layout = &spec.messages[m].layout;
-            let Some((pattern, max)) = layout.segments.first().and_then(|s| frame_of(&s.framing)) else {
+            let Some((pattern, max)) = layout.segments.get(segment).and_then(|s| frame_of(&s.framing)) else {
                 continue;
             };
             if frame.len() > max {
                 continue;
             }
-            values.clear();
-            values.resize_with(layout.fields.len(), || Value::Absent);
+            if values.is_empty() {
+                values.resize_with(layout.fields.len(), || Value::Absent);
+            }
             let mut matcher = Matcher::new(layout, &frame, &mut values);
             match matcher.whole(pattern) {
                 Ok(()) => {
-                    return Ok(Step::Next(Stage::Segment {
-                        message: m,
-                        segment: 1,
-                        values,
-                    }))
+                    survivors.push((m, values));
+                    if segment == 0 && survivors.len() == 1 && !continues_framed(spec, m, segment + 1) {
+                        // The common case: the first match of a first frame
+                        // that nothing reads on from.
+                        break;
+                    }
                 }
                 Err(mismatch) => {
                     if best.as_ref().is_none_or(|(b, _)| mismatch.offset > b.offset) {
@@ -326,18 +344,114 @@ impl Decoder {
                 }
             }
         }
-        let mismatch = best.map_or_else(
-            || expected_names(spec, candidates),
-            |(b, m)| {
-                format!(
-                    "{} of `{}` at column {}",
-                    b.expected,
-                    spec.messages[m].name,
-                    b.offset + 1
-                )
-            },
-        );
-        Ok(Step::Done(Decoded::Unrecognized { frame, mismatch }))
+        if survivors.is_empty() {
+            let mismatch = best.map_or_else(
+                || expected_names(spec, &[]),
+                |(b, m)| {
+                    format!(
+                        "{} of `{}` at column {}",
+                        b.expected,
+                        spec.messages[m].name,
+                        b.offset + 1
+                    )
+                },
+            );
+            if segment == 0 {
+                return Step::Done(Decoded::Unrecognized { frame, mismatch });
+            }
+            let message = best.map(|(_, m)| m).or(first_live).unwrap_or_default();
+            let error = ProtocolViolation {
+                state: String::new(),
+                expected: mismatch,
+                offset: self.frame_start,
+                got: Excerpt::of(&frame),
+            };
+            return Step::Done(Decoded::Malformed {
+                message,
+                found: frame,
+                error,
+            });
+        }
+        let lead = survivors[0].0;
+        let next = next_class(spec, lead, segment + 1);
+        if next.is_some() && survivors.len() > 1 {
+            survivors.retain(|(m, _)| next_class(spec, *m, segment + 1) == next);
+            if survivors.len() > 1 {
+                return Step::Next(Stage::Identifying {
+                    live: survivors,
+                    segment: segment + 1,
+                });
+            }
+        }
+        let (message, values) = survivors.swap_remove(0);
+        Step::Next(Stage::Segment {
+            message,
+            segment: segment + 1,
+            values,
+        })
+    }
+
+    /// Reads the next frame of several live candidates.
+    fn narrow(
+        &mut self,
+        spec: &Protocol,
+        live: Vec<(MessageId, Vec<Value>)>,
+        segment: usize,
+        buf: &mut BytesMut,
+        cx: &Context<'_>,
+    ) -> Result<Step, Error> {
+        let Some(seg) = live
+            .first()
+            .and_then(|(m, _)| spec.messages[*m].layout.segments.get(segment))
+        else {
+            return Ok(Step::Pending);
+        };
+        let max = live
+            .iter()
+            .filter_map(|(m, _)| {
+                spec.messages[*m]
+                    .layout
+                    .segments
+                    .get(segment)
+                    .and_then(|s| frame_of(&s.framing))
+            })
+            .map(|(_, max)| max)
+            .max()
+            .unwrap_or(0);
+        let Some(frame) = self.frame(&seg.framing, max, buf, cx)? else {
+            self.stage = Stage::Identifying { live, segment };
+            return Ok(Step::Pending);
+        };
+        let mut step = self.identify(spec, live, segment, frame);
+        if let Step::Done(Decoded::Malformed { error, .. }) = &mut step {
+            error.state = cx.state.to_string();
+        }
+        Ok(step)
+    }
+
+    /// Reads one delimited, length-prefixed or fixed-width frame.
+    fn frame(
+        &mut self,
+        framing: &Framing,
+        max: usize,
+        buf: &mut BytesMut,
+        cx: &Context<'_>,
+    ) -> Result<Option<Bytes>, Error> {
+        match framing {
+            Framing::Line {
+                delimiter, also_ends, ..
+            } => self.line(buf, delimiter, also_ends, max, cx),
+            Framing::Length { prefix, .. } => self.length_frame(buf, *prefix, max, cx),
+            Framing::Fixed { width, .. } => {
+                if buf.len() < *width {
+                    return Ok(None);
+                }
+                self.frame_start = self.offset;
+                self.offset += *width as u64;
+                Ok(Some(buf.split_to(*width).freeze()))
+            }
+            _ => Ok(None),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -391,18 +505,11 @@ impl Decoder {
                 self.offset += lit.len() as u64;
                 next(values)
             }
-            Framing::Line { pattern, .. } | Framing::Length { pattern, .. } => {
-                let frame = match &seg.framing {
-                    Framing::Line {
-                        delimiter,
-                        also_ends,
-                        max,
-                        ..
-                    } => self.line(buf, delimiter, also_ends, *max, cx)?,
-                    Framing::Length { prefix, max, .. } => self.length_frame(buf, *prefix, *max, cx)?,
-                    _ => None,
-                };
-                let Some(frame) = frame else {
+            Framing::Line { pattern, .. }
+            | Framing::Length { pattern, .. }
+            | Framing::Fixed { pattern, .. } => {
+                let max = frame_of(&seg.framing).map_or(0, |(_, max)| max);
+                let Some(frame) = self.frame(&seg.framing, max, buf, cx)? else {
                     self.stage = Stage::Segment {
                         message,
                         segment,
@@ -625,12 +732,39 @@ fn expected_names(spec: &Protocol, candidates: &[MessageId]) -> String {
     format!("one of {}", names.join(", "))
 }
 
-/// The pattern and max of a delimited or length-prefixed frame.
+/// The pattern and max of a delimited, length-prefixed or fixed frame.
 fn frame_of(f: &Framing) -> Option<(&Pattern, usize)> {
     match f {
         Framing::Line { pattern, max, .. } | Framing::Length { pattern, max, .. } => Some((pattern, *max)),
+        Framing::Fixed { pattern, width } => Some((pattern, *width)),
         _ => None,
     }
+}
+
+/// How segment `segment` of `message` is read, when it is a frame whose
+/// content is matched (the decoder may then read it before it knows which
+/// of several candidates came): candidates go on together only while they
+/// read their frames alike.
+fn next_class(spec: &Protocol, message: MessageId, segment: usize) -> Option<FrameClass<'_>> {
+    match &spec.messages[message].layout.segments.get(segment)?.framing {
+        Framing::Line {
+            delimiter, also_ends, ..
+        } => Some(FrameClass::Line(delimiter, also_ends)),
+        Framing::Length { prefix, .. } => Some(FrameClass::Length(*prefix)),
+        Framing::Fixed { width, .. } => Some(FrameClass::Fixed(*width)),
+        _ => None,
+    }
+}
+
+fn continues_framed(spec: &Protocol, message: MessageId, segment: usize) -> bool {
+    next_class(spec, message, segment).is_some()
+}
+
+#[derive(PartialEq)]
+enum FrameClass<'a> {
+    Line(&'a [u8], &'a [Vec<u8>]),
+    Length(crate::layout::LengthPrefix),
+    Fixed(usize),
 }
 
 /// `n` absent field values, written in place (`vec![Value::Absent; n]`

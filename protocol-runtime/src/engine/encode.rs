@@ -18,7 +18,7 @@ pub fn encode(layout: &MessageLayout, values: &[Value], out: &mut BytesMut) -> R
             problem: format!("{} values given for {} fields", values.len(), layout.fields.len()),
         });
     }
-    let derived = derive_lengths(layout, values);
+    let derived = derive_lengths(layout, values)?;
     let values = EncodeValues {
         given: values,
         derived: &derived,
@@ -31,8 +31,29 @@ pub fn encode(layout: &MessageLayout, values: &[Value], out: &mut BytesMut) -> R
     r
 }
 
-/// The length fields used by `raw(field)` parts, from their data.
-fn derive_lengths(layout: &MessageLayout, values: &[Value]) -> SmallVec<[(FieldId, Value); 2]> {
+/// `values` with every derived field (a length, a count, an `= expr`
+/// value) set as the encoder would write it: what decoding the encoded
+/// message gives back.
+pub fn derive(layout: &MessageLayout, values: &[Value]) -> Result<Vec<Value>, EncodeError> {
+    if values.len() != layout.fields.len() {
+        return Err(EncodeError {
+            field: String::new(),
+            problem: format!("{} values given for {} fields", values.len(), layout.fields.len()),
+        });
+    }
+    let mut out = values.to_vec();
+    for (id, v) in derive_lengths(layout, values)? {
+        out[id as usize] = v;
+    }
+    Ok(out)
+}
+
+/// The length and count fields that `raw(field)` parts, sized fields
+/// (`bytes(n)`) and arrays (`u16be[n / 2]`) use, from their data.
+fn derive_lengths(
+    layout: &MessageLayout,
+    values: &[Value],
+) -> Result<SmallVec<[(FieldId, Value); 2]>, EncodeError> {
     let mut out = SmallVec::new();
     for seg in &layout.segments {
         let Framing::Raw {
@@ -51,7 +72,92 @@ fn derive_lengths(layout: &MessageLayout, values: &[Value]) -> SmallVec<[(FieldI
         };
         out.push((*len_id, len));
     }
-    out
+    for (id, def) in layout.fields.iter().enumerate() {
+        let (linear, n) = match (&def.ty, &values[id]) {
+            (FieldType::Sized { len, .. }, v) => match v.as_bytes() {
+                Some(b) => (*len, b.len()),
+                None => continue,
+            },
+            (FieldType::Array { count, .. }, Value::List(items)) => (*count, items.len()),
+            _ => continue,
+        };
+        let from = &layout.fields[linear.field as usize];
+        let fits = |v: i128| match from.ty {
+            FieldType::Int(k) => v >= k.min_value() && v <= k.max_value() as i128,
+            FieldType::Bin(b) => v >= b.kind().min_value() && v <= b.kind().max_value() as i128,
+            _ => false,
+        };
+        let Some(v) = linear.invert(n as u64).filter(|v| fits(*v)) else {
+            return Err(EncodeError {
+                field: def.name.clone(),
+                problem: format!("its length {n} cannot be written in `{}`", from.name),
+            });
+        };
+        let signed = matches!(from.ty, FieldType::Int(k) if k.signed)
+            || matches!(from.ty, FieldType::Bin(b) if b.signed);
+        let v = if signed {
+            Value::I64(v as i64)
+        } else {
+            Value::U64(v as u64)
+        };
+        if let Some((_, earlier)) = out.iter().find(|(f, _)| *f == linear.field) {
+            if *earlier != v {
+                return Err(EncodeError {
+                    field: def.name.clone(),
+                    problem: format!(
+                        "its length gives `{}` = {v:?}, another part {earlier:?}",
+                        from.name
+                    ),
+                });
+            }
+            continue;
+        }
+        out.push((linear.field, v));
+    }
+    // `= expr` fields, from fields given or derived above.
+    for (id, def) in layout.fields.iter().enumerate() {
+        let Some(eq) = def.equals else { continue };
+        let source = out
+            .iter()
+            .find(|(f, _)| *f == eq.field)
+            .map(|(_, v)| v)
+            .unwrap_or(&values[eq.field as usize]);
+        let from = match source {
+            Value::U64(n) => *n as i128,
+            Value::I64(n) => *n as i128,
+            other => {
+                return Err(EncodeError {
+                    field: layout.fields[eq.field as usize].name.clone(),
+                    problem: format!("needs an integer, not {other:?}"),
+                })
+            }
+        };
+        let Some(v) = eq.eval_floor(from) else {
+            return Err(EncodeError {
+                field: def.name.clone(),
+                problem: "cannot be computed".into(),
+            });
+        };
+        let signed = matches!(def.ty, FieldType::Int(k) if k.signed)
+            || matches!(def.ty, FieldType::Bin(b) if b.signed);
+        let v = if signed {
+            Value::I64(v as i64)
+        } else {
+            Value::U64(v as u64)
+        };
+        let id = id as FieldId;
+        match out.iter().find(|(f, _)| *f == id) {
+            Some((_, earlier)) if *earlier != v => {
+                return Err(EncodeError {
+                    field: def.name.clone(),
+                    problem: format!("is {earlier:?} by the data's length but {v:?} by its declaration"),
+                })
+            }
+            Some(_) => {}
+            None => out.push((id, v)),
+        }
+    }
+    Ok(out)
 }
 
 fn encode_segments(
@@ -62,6 +168,7 @@ fn encode_segments(
     for seg in &layout.segments {
         match &seg.framing {
             Framing::Exact(lit) => out.put_slice(lit),
+            Framing::Fixed { pattern, .. } => encode_pattern(layout, pattern, values, out)?,
             Framing::Line {
                 delimiter,
                 also_ends,

@@ -5,5 +5,5 @@ pub mod encode;
 pub mod pattern;
 
 pub use decode::{Context, Decoded, Decoder};
-pub use encode::encode;
+pub use encode::{derive, encode};
 pub use pattern::EncodeError;

@@ -12,7 +12,9 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use smallvec::SmallVec;
 
-use crate::layout::{FieldId, FieldType, IntKind, Item, ItemKind, MessageLayout, Pattern};
+use crate::layout::{
+    FieldDef, FieldId, FieldType, IntKind, Item, ItemKind, Linear, MessageLayout, Pattern, ValueSet,
+};
 use crate::value::Value;
 
 /// Where and why a frame did not match, at the furthest point reached.
@@ -54,6 +56,25 @@ pub enum Expect<'a> {
     },
     /// The frame took too many tries to match (a pathological pattern).
     TooAmbiguous,
+    /// `n` more bytes for a fixed-width or sized field.
+    Bytes {
+        n: u64,
+        name: &'a str,
+    },
+    /// A value of the field's declared set.
+    InSet {
+        name: &'a str,
+        set: &'a ValueSet,
+    },
+    /// The value an `= expr` field must have.
+    Derived {
+        name: &'a str,
+    },
+    /// A size or count the field's value gives is not whole, negative or over max.
+    Size {
+        name: &'a str,
+        from: &'a str,
+    },
 }
 
 impl std::fmt::Display for Expect<'_> {
@@ -82,6 +103,12 @@ impl std::fmt::Display for Expect<'_> {
             Expect::AtMostItems { max, name } => write!(f, "at most {max} items in `{name}`"),
             Expect::AtLeastItems { min, name } => write!(f, "at least {min} items in `{name}`"),
             Expect::TooAmbiguous => f.write_str("a frame that matches in fewer tries"),
+            Expect::Bytes { n, name } => write!(f, "{n} bytes of `{name}`"),
+            Expect::Derived { name } => write!(f, "`{name}` as its declaration computes it"),
+            Expect::InSet { name, set } => write!(f, "`{name}` in {set}"),
+            Expect::Size { name, from } => {
+                write!(f, "a size of `{name}` within its max (from `{from}`)")
+            }
         }
     }
 }
@@ -377,15 +404,105 @@ impl<'a, 'v> Matcher<'a, 'v> {
             }
             FieldType::Int(kind) => match parse_int(rest, *kind) {
                 Ok((v, len)) => {
-                    let done = self.resume(pos + len, k)?;
+                    if let Some(set) = &def.constraint {
+                        if !set.contains(int_of(&v)) {
+                            self.fail(pos, Expect::InSet { name, set });
+                            return Err(());
+                        }
+                    }
+                    if !self.agrees(def, int_of(&v)) {
+                        self.fail(pos, Expect::Derived { name });
+                        return Err(());
+                    }
+                    // Stored before the rest is matched: a size or count
+                    // later in the frame reads it. An integer's extent is
+                    // fixed, so no other reading of it is ever tried.
                     self.values[id as usize] = v;
-                    Ok(done)
+                    self.resume(pos + len, k)
                 }
                 Err(why) => {
                     self.fail(pos, Expect::Int { what: why, name });
                     Err(())
                 }
             },
+            FieldType::Bin(b) => {
+                let w = b.width();
+                if rest.len() < w {
+                    self.fail(pos, Expect::Bytes { n: w as u64, name });
+                    return Err(());
+                }
+                let v = b.read(rest);
+                if let Some(set) = &def.constraint {
+                    if !set.contains(v) {
+                        self.fail(pos, Expect::InSet { name, set });
+                        return Err(());
+                    }
+                }
+                if !self.agrees(def, v) {
+                    self.fail(pos, Expect::Derived { name });
+                    return Err(());
+                }
+                self.values[id as usize] = if b.signed {
+                    Value::I64(v as i64)
+                } else {
+                    Value::U64(v as u64)
+                };
+                self.resume(pos + w, k)
+            }
+            FieldType::Sized { len, max, text } => {
+                let Some(n) = self.size(*len, *max, name, pos) else {
+                    return Err(());
+                };
+                if (rest.len() as u64) < n {
+                    self.fail(pos, Expect::Bytes { n, name });
+                    return Err(());
+                }
+                let end = pos + n as usize;
+                let value = if *text {
+                    match std::str::from_utf8(&self.input[pos..end]) {
+                        Ok(s) => Value::Str(s.to_string()),
+                        Err(e) => {
+                            self.fail(pos + e.valid_up_to(), Expect::Utf8Text(name));
+                            return Err(());
+                        }
+                    }
+                } else {
+                    Value::Bytes(self.input.slice(pos..end))
+                };
+                let done = self.resume(end, k)?;
+                self.values[id as usize] = value;
+                Ok(done)
+            }
+            FieldType::Array { item, count, max } => {
+                let Some(n) = self.size(*count, *max, name, pos) else {
+                    return Err(());
+                };
+                let FieldType::Bin(b) = **item else {
+                    // The compiler allows only binary integers as items.
+                    self.fail(pos, Expect::Field(name));
+                    return Err(());
+                };
+                let w = b.width() as u64;
+                if (rest.len() as u64) < n * w {
+                    self.fail(pos, Expect::Bytes { n: n * w, name });
+                    return Err(());
+                }
+                let end = pos + (n * w) as usize;
+                let done = self.resume(end, k)?;
+                let items = self.input[pos..end]
+                    .chunks_exact(w as usize)
+                    .map(|c| {
+                        let v = b.read(c);
+                        if b.signed {
+                            Value::I64(v as i64)
+                        } else {
+                            Value::U64(v as u64)
+                        }
+                    })
+                    .collect();
+                self.values[id as usize] = Value::List(items);
+                Ok(done)
+            }
             FieldType::Choice(options) => {
                 // Inline: a choice is tried on every frame of its message.
                 let mut matching: SmallVec<[usize; 8]> = (0..options.len())
@@ -452,6 +569,44 @@ impl<'a, 'v> Matcher<'a, 'v> {
                     }
                 }
                 Err(())
+            }
+        }
+    }
+
+    /// Whether `v` is the value an `= expr` field must have.
+    fn agrees(&self, def: &FieldDef, v: i128) -> bool {
+        let Some(eq) = def.equals else {
+            return true;
+        };
+        match &self.values[eq.field as usize] {
+            Value::U64(_) | Value::I64(_) => {
+                eq.eval_floor(int_of(&self.values[eq.field as usize])) == Some(v)
+            }
+            _ => false,
+        }
+    }
+
+    /// A size or count from a field read before: `None` (a mismatch) when
+    /// the field has no integer value, or the size is not whole, negative,
+    /// or over `max`.
+    fn size(&mut self, len: Linear, max: usize, name: &'a str, pos: usize) -> Option<u64> {
+        let from = &self.layout.fields[len.field as usize];
+        let n = match &self.values[len.field as usize] {
+            Value::U64(v) => len.eval(*v as i128),
+            Value::I64(v) => len.eval(*v as i128),
+            _ => None,
+        };
+        match n {
+            Some(n) if n <= max as u64 => Some(n),
+            _ => {
+                self.fail(
+                    pos,
+                    Expect::Size {
+                        name,
+                        from: &from.name,
+                    },
+                );
+                None
             }
         }
     }
@@ -545,6 +700,15 @@ fn clear(items: &[Item], values: &mut [Value]) {
             ItemKind::Repeat { pattern, .. } => clear(&pattern.items, values),
             ItemKind::Literal(_) => {}
         }
+    }
+}
+
+/// An integer value as `i128` (0 for a value that is none).
+pub(crate) fn int_of(v: &Value) -> i128 {
+    match v {
+        Value::U64(n) => *n as i128,
+        Value::I64(n) => *n as i128,
+        _ => 0,
     }
 }
 
@@ -650,7 +814,13 @@ pub(crate) fn encode_pattern(
             ItemKind::Literal(l) => out.put_slice(l),
             ItemKind::Field(id) => {
                 let def = &layout.fields[*id as usize];
-                encode_field(&def.ty, &def.name, values.get(*id), out)?;
+                let value = values.get(*id);
+                if let (Some(set), Value::U64(_) | Value::I64(_)) = (&def.constraint, value) {
+                    if !set.contains(int_of(value)) {
+                        return Err(bad(&def.name, format!("{value:?} is not in {set}")));
+                    }
+                }
+                encode_field(&def.ty, &def.name, value, out)?;
             }
             ItemKind::Optional { flag, pattern } => {
                 let present = match flag {
@@ -743,6 +913,45 @@ fn encode_field(ty: &FieldType, name: &str, value: &Value, out: &mut BytesMut) -
             }
             let mut buf = itoa_buf(n);
             out.put_slice(buf.as_bytes_mut());
+            Ok(())
+        }
+        (FieldType::Bin(b), v) => {
+            let n: i128 = match v {
+                Value::U64(n) => *n as i128,
+                Value::I64(n) => *n as i128,
+                other => return Err(bad(name, format!("needs an integer, not {other:?}"))),
+            };
+            let kind = b.kind();
+            if n < kind.min_value() || n > kind.max_value() as i128 {
+                return Err(bad(name, format!("{n} is out of range for `{}`", b.name())));
+            }
+            b.write(n, out);
+            Ok(())
+        }
+        (FieldType::Sized { max, text, .. }, v) => {
+            let b = match (text, v) {
+                (true, Value::Str(s)) => s.as_bytes(),
+                (false, v) => v
+                    .as_bytes()
+                    .ok_or_else(|| bad(name, format!("needs bytes, not {v:?}")))?,
+                (true, v) => return Err(bad(name, format!("needs text, not {v:?}"))),
+            };
+            if b.len() > *max {
+                return Err(bad(name, format!("is {} bytes, over its max of {max}", b.len())));
+            }
+            out.put_slice(b);
+            Ok(())
+        }
+        (FieldType::Array { item, max, .. }, Value::List(items)) => {
+            if items.len() > *max {
+                return Err(bad(
+                    name,
+                    format!("has {} items, over its max of {max}", items.len()),
+                ));
+            }
+            for v in items {
+                encode_field(item, name, v, out)?;
+            }
             Ok(())
         }
         (FieldType::Choice(options), Value::Choice(i)) => {

@@ -217,6 +217,47 @@ fn written(name: &str) -> Vec<(&'static str, Vec<Value>)> {
             ]);
             c
         }
+        "modbus" => {
+            let regs = |vs: &[u64]| Value::List(vs.iter().map(|v| u(*v)).collect());
+            let all: Vec<u8> = (0..=250u8).collect();
+            let most: Vec<u64> = (0..123).map(|i| i * 531 % 65536).collect();
+            let max_regs: Vec<u64> = (0..125).map(|i| 65535 - i).collect();
+            vec![
+                ("ReadCoils", vec![u(1), u(1), u(0), u(1)]),
+                ("ReadCoils", vec![u(65535), u(255), u(65535), u(2000)]),
+                ("ReadDiscreteInputs", vec![u(2), u(0), u(10), u(8)]),
+                ("ReadHoldingRegisters", vec![u(3), u(1), u(0), u(125)]),
+                ("ReadInputRegisters", vec![u(4), u(1), u(7), u(2)]),
+                ("WriteSingleCoil", vec![u(5), u(1), u(3), u(0xff00)]),
+                ("WriteSingleCoil", vec![u(5), u(1), u(3), u(0)]),
+                ("WriteSingleRegister", vec![u(6), u(1), u(3), u(65535)]),
+                // qty 10 coils in 2 bytes; 1968 coils in 246 bytes.
+                (
+                    "WriteMultipleCoils",
+                    vec![u(7), u(1), u(20), u(10), u(2), blob(b"\xcd\x01")],
+                ),
+                (
+                    "WriteMultipleCoils",
+                    vec![u(7), u(1), u(0), u(1968), u(246), blob(&all[..246])],
+                ),
+                (
+                    "WriteMultipleRegisters",
+                    vec![u(8), u(1), u(1), u(1), u(2), regs(&[10])],
+                ),
+                (
+                    "WriteMultipleRegisters",
+                    vec![u(8), u(1), u(1), u(123), u(246), regs(&most)],
+                ),
+                ("Bits", vec![u(1), u(1), u(1), u(1), blob(b"\x05")]),
+                ("Bits", vec![u(2), u(1), u(2), u(250), blob(&all[..250])]),
+                ("Registers", vec![u(3), u(1), u(3), u(4), regs(&[0, 65535])]),
+                ("Registers", vec![u(4), u(1), u(4), u(250), regs(&max_regs)]),
+                ("WroteOne", vec![u(5), u(1), u(5), u(3), u(0xff00)]),
+                ("WroteMany", vec![u(7), u(1), u(16), u(1), u(2)]),
+                ("Exception", vec![u(9), u(1), u(0x83), u(2)]),
+                ("Exception", vec![u(9), u(1), u(0x90), u(1)]),
+            ]
+        }
         other => panic!("no cases for {other}"),
     }
 }

@@ -2,10 +2,13 @@
 
 use std::collections::HashMap;
 
+mod typed;
+
 use protocol_runtime::layout::{
     FieldDef, FieldId, FieldType, Framing, IntKind, Item, ItemKind, MessageLayout, Oversize, Pattern, RawLen,
     Segment,
 };
+use typed::{bin_int, Applied};
 
 use super::{frame_template, Args, Defaults, FrameTemplate, UNBOUNDED};
 use crate::ast::{self, Call, Element, FieldTy, Group, Ident, Span, Value};
@@ -78,7 +81,7 @@ impl MessageLowerer<'_, '_> {
                 let ints: Vec<String> = self
                     .fields
                     .iter()
-                    .filter(|f| matches!(f.ty, FieldType::Int(_)))
+                    .filter(|f| matches!(f.ty, FieldType::Int(_) | FieldType::Bin(_)))
                     .map(|f| format!("`{}`", f.name))
                     .collect();
                 let mut d = Diagnostic::new(
@@ -175,7 +178,49 @@ impl MessageLowerer<'_, '_> {
                 prefix,
                 max,
             },
+            FrameTemplate::Fixed => {
+                let pattern = self.pattern(pattern, false, usize::MAX);
+                let width = self.fixed_width(&pattern.items);
+                Framing::Fixed { width, pattern }
+            }
         }
+    }
+
+    /// The width of a `fixed` frame's pattern; every item must have one.
+    fn fixed_width(&mut self, items: &[Item]) -> usize {
+        let mut width = 0usize;
+        for item in items {
+            let w = match &item.kind {
+                ItemKind::Literal(l) => Some(l.len()),
+                ItemKind::Field(id) => match &self.fields[*id as usize].ty {
+                    FieldType::Bin(b) => Some(b.width()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match w {
+                Some(w) => width = width.saturating_add(w),
+                None => self.diags.push(
+                    Diagnostic::new(Code::BadConstruct, item.span, "`fixed` needs a pattern of known width")
+                        .label("this part has no fixed width")
+                        .help("a `fixed` frame holds literals and binary integers (`byte`, `u16be`, ...); frame variable parts with `length(...)`, `line(...)` or a size such as `bytes(len)`"),
+                ),
+            }
+        }
+        if width == 0 {
+            if let Some(first) = items.first() {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::BadConstruct,
+                        first.span,
+                        "a `fixed` frame needs at least one byte",
+                    )
+                    .label("zero bytes wide")
+                    .help("remove the empty `fixed { }` part"),
+                );
+            }
+        }
+        width
     }
 
     fn raw(&mut self, args: &[ast::Arg], field: Option<&Ident>, span: Span, index: usize) -> Option<Framing> {
@@ -299,6 +344,8 @@ impl MessageLowerer<'_, '_> {
             derived: false,
             volatile: false,
             labels: Vec::new(),
+            constraint: None,
+            equals: None,
             span: name.span,
         });
         self.names.entry(name.name.clone()).or_insert(id);
@@ -346,10 +393,24 @@ impl MessageLowerer<'_, '_> {
             Element::Field {
                 name,
                 ty: FieldTy::Call(call),
+                count,
+                constraint,
                 ..
             } => {
-                let ty = self.field_type(call, frame_max)?;
-                ItemKind::Field(self.add_field(name, ty, optional))
+                let mut ty = self.field_type(call, frame_max)?;
+                if let Some(count) = count {
+                    ty = self.array(name, ty, count, frame_max)?;
+                }
+                match constraint {
+                    None => ItemKind::Field(self.add_field(name, ty, optional)),
+                    Some(c) => match self.constraint(name, &ty, c)? {
+                        Applied::Constant(bytes) => ItemKind::Literal(bytes),
+                        applied => {
+                            let id = self.add_field(name, ty, optional);
+                            self.apply(id, applied)
+                        }
+                    },
+                }
             }
             Element::Field {
                 name,
@@ -374,6 +435,15 @@ impl MessageLowerer<'_, '_> {
         if let Some(kind) = int_kind(name) {
             Args::new(call, &[], self.diags).finish();
             return Some(FieldType::Int(kind));
+        }
+        if let Some(b) = bin_int(name) {
+            Args::new(call, &[], self.diags).finish();
+            return Some(FieldType::Bin(b));
+        }
+        if name == "text" || name == "bytes" {
+            if let Some(sized) = self.sized(call, frame_max)? {
+                return Some(sized);
+            }
         }
         Some(match name {
             "token" => {
@@ -466,7 +536,7 @@ impl MessageLowerer<'_, '_> {
                 self.diags.push(
                     Diagnostic::new(Code::BadConstruct, call.name.span, format!("unknown field type `{other}`"))
                         .label("not a type")
-                        .help("the field types are `token`, `text`, `bytes`, `u8`..`u64`, `i8`..`i64` and `list(...)`"),
+                        .help("the field types are `token`, `text`, `bytes`, `u8`..`u64`, `i8`..`i64` (decimal), `byte`, `u16be`..`u64le`, `i16be`..`i64le` (binary) and `list(...)`"),
                 );
                 return None;
             }
