@@ -303,6 +303,19 @@ fn value_choice(
     .help("alternatives are for what the peer may send; for a text field, a pattern such as `/a|b/` also accepts either value")
 }
 
+/// `42`, `-7` or `0xff00`.
+fn parse_number(text: &str) -> Result<i128, std::num::ParseIntError> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let n = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        Some(hex) => i128::from_str_radix(hex, 16)?,
+        None => digits.parse::<i128>()?,
+    };
+    Ok(if negative { -n } else { n })
+}
+
 fn value(p: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> ValueExpr {
     let sp = span(&p);
     let kind = match p.as_rule() {
@@ -314,7 +327,7 @@ fn value(p: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> ValueExpr {
         }
         Rule::none => ValueKind::None,
         Rule::boolean => ValueKind::Bool(p.as_str() == "true"),
-        Rule::number => match p.as_str().parse::<i128>() {
+        Rule::number => match parse_number(p.as_str()) {
             Ok(n) => ValueKind::Number(n),
             Err(_) => {
                 errors.push(TranscriptError::new(
