@@ -138,6 +138,7 @@ pub fn framing_short(layout: &MessageLayout) -> String {
             }
             Framing::Length { prefix, max, .. } => format!("length {} ≤{}", prefix.name(), size(*max)),
             Framing::Fixed { width, .. } => format!("fixed {width}"),
+            Framing::Nested { field: id } => format!("nested {}", field(*id)),
             Framing::Raw {
                 len, max, oversize, ..
             } => {

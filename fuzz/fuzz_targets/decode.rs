@@ -66,7 +66,7 @@ fn stretch(stream: &[u8]) -> Option<Vec<u8>> {
 fn reencodes(spec: &Protocol, m: &Message) {
     let def = &spec.messages[m.id];
     let mut out = BytesMut::new();
-    if let Err(e) = engine::encode(&def.layout, &m.fields, &mut out) {
+    if let Err(e) = engine::encode_in(&spec.types, spec.max_depth, &def.layout, &m.fields, &mut out) {
         panic!("decoded `{}` {m:?} does not encode: {e}", def.name);
     }
     let encoded = out.clone();

@@ -25,7 +25,8 @@ use protocol_runtime::spec::Protocol;
 use protocol_runtime::Message;
 use protospec_fuzz::Chunks;
 
-const SPECS: [&str; 6] = ["daytime", "echo", "greeting", "memcached_get", "memcached", "spaced"];
+// New specs go at the end: a seed picks its spec by index.
+const SPECS: [&str; 7] = ["daytime", "echo", "greeting", "memcached_get", "memcached", "spaced", "modbus"];
 
 /// What a tokenizer that skips empty tokens reads, as the language writes
 /// it: runs of spaces, lines ending in LF with or without CR (a CR alone in
@@ -90,6 +91,19 @@ fn canned(spec: &str) -> &'static [(&'static str, &'static [u8])] {
             ("Get", b"get a  b\t\x7f   c \r\n"),
             ("Rule", b"rule-==\n"),
         ],
+        "modbus" => &[
+            ("ReadHoldingRegisters", b"\x00\x01\x00\x00\x00\x06\x01\x03\x00\x00\x00\x02"),
+            ("ReadCoils", b"\x00\x02\x00\x00\x00\x06\x01\x01\x00\x00\x00\x0a"),
+            (
+                "WriteMultipleRegisters",
+                b"\x00\x03\x00\x00\x00\x0b\x01\x10\x00\x02\x00\x02\x04\x00\x0a\x01\x02",
+            ),
+            (
+                "WriteMultipleCoils",
+                b"\x00\x04\x00\x00\x00\x09\x01\x0f\x00\x14\x00\x0a\x02\xcd\x01",
+            ),
+            ("WriteSingleCoil", b"\x00\x05\x00\x00\x00\x06\x01\x05\x00\x03\xff\x00"),
+        ],
         _ => &[],
     }
 }
@@ -145,7 +159,7 @@ fn harnesses() -> &'static [Harness] {
 fn round_trip(spec: &Protocol, m: &Message) {
     let def = &spec.messages[m.id];
     let mut out = BytesMut::new();
-    if let Err(e) = engine::encode(&def.layout, &m.fields, &mut out) {
+    if let Err(e) = engine::encode_in(&spec.types, spec.max_depth, &def.layout, &m.fields, &mut out) {
         panic!("decoded `{}` {m:?} does not encode: {e}", def.name);
     }
     let again = decode_one(spec, m.id, &out, true);

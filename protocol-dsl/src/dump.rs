@@ -25,8 +25,25 @@ pub fn dump(p: &ir::Protocol, source: &Source) -> String {
         let _ = write!(header, " overload {}", bytes(&o.bytes));
     }
     let _ = writeln!(out, "{header} {}", at(p.span));
+    let mut bodies: Vec<(String, &MessageLayout)> = Vec::new();
+    for t in &p.types {
+        match &t.kind {
+            crate::ir::TypeKind::Struct(l) => bodies.push((format!("struct {} {}", t.name, at(t.span)), l)),
+            crate::ir::TypeKind::Choice(bs) => {
+                let names: Vec<&str> = bs.iter().map(|b| p.types[*b].name.as_str()).collect();
+                let _ = writeln!(out, "\nchoice {} = {} {}", t.name, names.join(" | "), at(t.span));
+            }
+        }
+    }
     for m in &p.messages {
-        let _ = writeln!(out, "\n{} message {} {}", m.role, m.name, at(m.span));
+        bodies.push((format!("{} message {} {}", m.role, m.name, at(m.span)), &m.layout));
+    }
+    if p.max_depth != crate::lower::UNBOUNDED {
+        let _ = writeln!(out, "\nlimit depth {}", p.max_depth);
+    }
+    for (title, layout) in bodies {
+        let m = Body { layout };
+        let _ = writeln!(out, "\n{title}");
         for f in &m.layout.fields {
             let mut flags = String::new();
             if f.optional {
@@ -47,18 +64,18 @@ pub fn dump(p: &ir::Protocol, source: &Source) -> String {
                 let _ = write!(names, " in {set}");
             }
             if let Some(eq) = f.equals {
-                let _ = write!(names, " = {}", linear(eq, &m.layout));
+                let _ = write!(names, " = {}", linear(eq, m.layout));
             }
             let _ = writeln!(
                 out,
                 "  field {}: {}{names}{flags} {}",
                 f.name,
-                with_names(ty(&f.ty), &f.ty, &m.layout),
+                type_names(with_names(ty(&f.ty), &f.ty, m.layout), p),
                 at(f.span)
             );
         }
         for seg in &m.layout.segments {
-            let _ = writeln!(out, "  {} {}", framing(&seg.framing, &m.layout), at(seg.span));
+            let _ = writeln!(out, "  {} {}", framing(&seg.framing, m.layout), at(seg.span));
         }
     }
     for (id, s) in p.states.iter().enumerate() {
@@ -130,6 +147,19 @@ fn bytes(b: &[u8]) -> String {
     format!("\"{}\"", b.escape_ascii())
 }
 
+struct Body<'a> {
+    layout: &'a MessageLayout,
+}
+
+/// `type#3` written as the type's name.
+fn type_names(text: String, p: &crate::ir::Protocol) -> String {
+    let mut out = text;
+    for (i, t) in p.types.iter().enumerate().rev() {
+        out = out.replace(&format!("type#{i}"), &t.name);
+    }
+    out
+}
+
 /// A size or count written with its field's name: `byte_count / 2`.
 fn linear(l: protocol_runtime::layout::Linear, layout: &MessageLayout) -> String {
     let name = layout
@@ -161,6 +191,7 @@ fn ty(t: &FieldType) -> String {
         FieldType::Bytes => "bytes".into(),
         FieldType::Int(k) => k.name(),
         FieldType::Bin(b) => b.name(),
+        FieldType::Type(t) => format!("type#{t}"),
         FieldType::Sized { len, max, text } => {
             format!("{}({len}, max {max})", if *text { "text" } else { "bytes" })
         }
@@ -194,6 +225,7 @@ fn framing(f: &Framing, layout: &MessageLayout) -> String {
     };
     match f {
         Framing::Exact(b) => format!("exact {}", bytes(b)),
+        Framing::Nested { field } => format!("nested {}", name(*field)),
         Framing::Fixed { width, pattern } => {
             format!("fixed({width}) {{ {} }}", pattern_text(pattern, layout))
         }

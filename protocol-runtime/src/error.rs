@@ -67,6 +67,18 @@ pub enum Error {
         len: u64,
         max: usize,
     },
+    /// A count of items read from the peer over its limit (rejected before
+    /// any item is read or allocated).
+    #[error("{what} of {count} items in state `{state}` exceeds the limit of {max}")]
+    TooMany {
+        state: String,
+        what: String,
+        count: u64,
+        max: usize,
+    },
+    /// Values nested deeper than the spec's `depth` limit.
+    #[error("values nested more than {limit} deep in state `{state}`")]
+    TooDeep { state: String, limit: usize },
     /// Reading or writing failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

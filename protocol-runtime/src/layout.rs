@@ -10,6 +10,9 @@ use std::fmt;
 /// Index of a field in [`MessageLayout::fields`].
 pub type FieldId = u16;
 
+/// Index of a named type (`struct` or `choice`) in the protocol's `types`.
+pub type TypeId = usize;
+
 /// A byte range in the spec source the layout came from (for error messages).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
@@ -285,8 +288,12 @@ pub enum FieldType {
     /// Exactly as many bytes as an earlier field says (`bytes(n)`,
     /// `text(len - 1)`): UTF-8 text with `text`, else a byte string.
     Sized { len: Linear, max: usize, text: bool },
-    /// As many items of a fixed-width type as an earlier field says
-    /// (`regs: u16be[byte_count / 2]`).
+    /// A value of a named type (`struct` or `choice`), read by a
+    /// [`Framing::Nested`] part of its own.
+    Type(TypeId),
+    /// As many items as an earlier field says: of a fixed-width type inside
+    /// a frame (`regs: u16be[byte_count / 2]`), or of a named type as a part
+    /// of its own (`items: Value[n]`).
     Array {
         item: Box<FieldType>,
         count: Linear,
@@ -378,6 +385,10 @@ pub enum Framing {
         oversize: Oversize,
         field: FieldId,
     },
+    /// A part that is a value of a named type, or a counted run of them
+    /// (`then items: Value[n]`): `field`'s type says which. Each value's
+    /// own parts are read in turn.
+    Nested { field: FieldId },
     /// Everything until the peer closes (or half-closes) its side.
     UntilClose { max: usize, field: FieldId },
     /// Whatever bytes are buffered when the receiver looks: depends on TCP

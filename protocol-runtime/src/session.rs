@@ -401,8 +401,14 @@ impl Session {
         // Check before encoding, apply after: a failed encode changes nothing.
         self.allowed(self.role, msg).map_err(Error::Misuse)?;
         let start = out.len();
-        engine::encode(&def.layout, &msg.fields, out)
-            .map_err(|e| Error::Misuse(format!("cannot encode `{}`: {e}", def.name)))?;
+        engine::encode_in(
+            &self.spec.types,
+            self.spec.max_depth,
+            &def.layout,
+            &msg.fields,
+            out,
+        )
+        .map_err(|e| Error::Misuse(format!("cannot encode `{}`: {e}", def.name)))?;
         if let Some(request) = self.read_as_request(msg.id, &out[start..]) {
             out.truncate(start);
             return Err(Error::Misuse(format!(

@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-pub use crate::layout::{MessageLayout, Role, Span};
+pub use crate::layout::{MessageLayout, Role, Span, TypeId};
 
 /// Index into [`Protocol::messages`].
 pub type MessageId = usize;
@@ -29,6 +29,11 @@ pub struct Protocol {
     /// (memcached's `ERROR Too many open connections`).
     pub overload: Option<Overload>,
     pub messages: Vec<Message>,
+    /// The named types (`struct`, `choice`) fields may have.
+    pub types: Vec<TypeDef>,
+    /// How deeply values of named types may nest in one message
+    /// (`limits { depth = N; }`): a peer's nesting past it is an error.
+    pub max_depth: usize,
     pub states: Vec<State>,
     pub initial: StateId,
     /// What sessions look up on every message and that follows from the
@@ -36,6 +41,56 @@ pub struct Protocol {
     /// `Derived::default()` here, and do not change it once a session has
     /// used it.
     pub derived: Derived,
+}
+
+/// A named type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeDef {
+    pub name: String,
+    pub span: Span,
+    pub kind: TypeKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeKind {
+    /// `struct NAME = ...;`: parts and fields, as a message has.
+    Struct(MessageLayout),
+    /// `choice NAME = A | B;`: one of these structs, told apart by the
+    /// first frame each begins with.
+    Choice(Vec<TypeId>),
+}
+
+/// A message's or a struct's name and layout (see [`Protocol::bodies`]).
+pub struct NamedBody<'a> {
+    pub name: &'a str,
+    pub layout: &'a MessageLayout,
+}
+
+impl Protocol {
+    /// Every layout of the protocol: the messages', then the structs'.
+    pub fn bodies(&self) -> Vec<NamedBody<'_>> {
+        let messages = self.messages.iter().map(|m| NamedBody {
+            name: &m.name,
+            layout: &m.layout,
+        });
+        let structs = self.types.iter().filter_map(|t| {
+            t.layout().map(|layout| NamedBody {
+                name: &t.name,
+                layout,
+            })
+        });
+        messages.chain(structs).collect()
+    }
+}
+
+impl TypeDef {
+    /// The layout of a struct (`None` for a choice).
+    pub fn layout(&self) -> Option<&MessageLayout> {
+        match &self.kind {
+            TypeKind::Struct(l) => Some(l),
+            TypeKind::Choice(_) => None,
+        }
+    }
 }
 
 /// Lookups a session makes per message, computed once per protocol (see

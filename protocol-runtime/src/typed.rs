@@ -127,6 +127,15 @@ impl<T: FieldValue> FieldValue for Option<T> {
     }
 }
 
+impl<T: FieldValue> FieldValue for Box<T> {
+    fn to_value(self) -> Value {
+        (*self).to_value()
+    }
+    fn from_value(v: Value, message: &str, field: &str) -> Result<Self, Error> {
+        T::from_value(v, message, field).map(Box::new)
+    }
+}
+
 impl<T: FieldValue> FieldValue for Vec<T> {
     fn to_value(self) -> Value {
         Value::List(self.into_iter().map(T::to_value).collect())

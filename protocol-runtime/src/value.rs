@@ -25,6 +25,11 @@ pub enum Value {
     Choice(usize),
     /// The items of a list field.
     List(Vec<Value>),
+    /// A value of a struct: its fields, in declaration order.
+    Struct(Vec<Value>),
+    /// A value of a choice: the index of its branch and that branch's
+    /// [`Value::Struct`].
+    Variant(usize, Box<Value>),
 }
 
 impl Value {
@@ -64,6 +69,14 @@ impl fmt::Debug for Value {
             Value::Bytes(b) => write!(f, "b\"{}\"", b.escape_ascii()),
             Value::Choice(i) => write!(f, "#{i}"),
             Value::List(items) => f.debug_list().entries(items).finish(),
+            Value::Struct(fields) => {
+                f.write_str("{")?;
+                for (i, v) in fields.iter().enumerate() {
+                    write!(f, "{}{v:?}", if i > 0 { ", " } else { "" })?;
+                }
+                f.write_str("}")
+            }
+            Value::Variant(b, v) => write!(f, "#{b}{v:?}"),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use protocol_runtime::layout::{FieldDef, FieldType, Role};
-use protocol_runtime::spec::Protocol;
+use protocol_runtime::spec::{Protocol, TypeDef, TypeKind};
 use protocol_runtime::Value;
 
 use super::tap::Step;
@@ -90,6 +90,8 @@ pub fn case_text(spec: &Protocol, case: &RecordedCase) -> String {
 
 /// Names for the volatile values of one case.
 struct Captures {
+    /// The protocol's named types, for writing nested values.
+    types: Vec<TypeDef>,
     /// Value → capture name, per field type (a `u32` flags of 5 is not a
     /// `u64` cas unique of 5).
     bound: HashMap<(String, Value), String>,
@@ -117,6 +119,7 @@ impl Captures {
             }
         }
         Captures {
+            types: spec.types.clone(),
             bound: HashMap::new(),
             counts: HashMap::new(),
             sent_back,
@@ -126,13 +129,13 @@ impl Captures {
     fn field(&mut self, step: usize, role: Role, d: &FieldDef, v: &Value) -> String {
         // Absence is not volatile: `gets` has a cas unique, `get` never has.
         if !d.volatile || matches!(v, Value::Absent) {
-            return value(&d.ty, v);
+            return value_in(&self.types, &d.ty, v);
         }
         let key = (type_key(&d.ty), v.clone());
         if role == Role::Client {
             return match self.bound.get(&key) {
                 Some(name) => format!("${name}"),
-                None => value(&d.ty, v),
+                None => value_in(&self.types, &d.ty, v),
             };
         }
         if let Some(name) = self.bound.get(&key) {
@@ -156,7 +159,25 @@ fn type_key(ty: &FieldType) -> String {
 
 /// A field's value as a transcript writes it.
 pub fn value(ty: &FieldType, v: &Value) -> String {
+    value_in(&[], ty, v)
+}
+
+/// [`value`] in a protocol with named types.
+pub fn value_in(types: &[TypeDef], ty: &FieldType, v: &Value) -> String {
     match (ty, v) {
+        (FieldType::Type(t), v) => match (types.get(*t).map(|d| &d.kind), v) {
+            (Some(TypeKind::Choice(bs)), Value::Variant(b, inner)) => match bs.get(*b) {
+                Some(s) => struct_value(types, *s, inner, true),
+                None => format!("<branch #{b}>"),
+            },
+            (Some(TypeKind::Struct(_)), v) => struct_value(types, *t, v, false),
+            _ => format!("{v:?}"),
+        },
+        (FieldType::Array { item, .. }, Value::List(items)) => {
+            let items: Vec<String> = items.iter().map(|v| value_in(types, item, v)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        (_, Value::Struct(_) | Value::Variant(..)) => format!("{v:?}"),
         (_, Value::Absent) => "none".into(),
         (_, Value::Bool(b)) => b.to_string(),
         (_, Value::U64(n)) => n.to_string(),
@@ -169,13 +190,36 @@ pub fn value(ty: &FieldType, v: &Value) -> String {
         },
         (_, Value::Choice(i)) => format!("\"<option #{i}>\""),
         (FieldType::List { item, .. }, Value::List(items)) => {
-            let items: Vec<String> = items.iter().map(|v| value(item, v)).collect();
+            let items: Vec<String> = items.iter().map(|v| value_in(types, item, v)).collect();
             format!("[{}]", items.join(", "))
         }
         (_, Value::List(items)) => {
             let items: Vec<String> = items.iter().map(|v| value(&FieldType::Bytes, v)).collect();
             format!("[{}]", items.join(", "))
         }
+    }
+}
+
+/// A struct's value: `Name { f: v }` (named when it is a choice's branch),
+/// `Name` for one without fields.
+fn struct_value(types: &[TypeDef], t: usize, v: &Value, named: bool) -> String {
+    let (Some(def), Value::Struct(fields)) = (types.get(t), v) else {
+        return format!("{v:?}");
+    };
+    let Some(layout) = def.layout() else {
+        return format!("{v:?}");
+    };
+    let shown: Vec<String> = layout
+        .fields
+        .iter()
+        .zip(fields)
+        .filter(|(d, _)| !d.derived)
+        .map(|(d, v)| format!("{}: {}", d.name, value_in(types, &d.ty, v)))
+        .collect();
+    match (named, shown.is_empty()) {
+        (true, true) => def.name.clone(),
+        (true, false) => format!("{} {{ {} }}", def.name, shown.join(", ")),
+        (false, _) => format!("{{ {} }}", shown.join(", ")),
     }
 }
 

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use protocol_runtime::spec::Protocol;
+use protocol_runtime::layout::FieldType;
+use protocol_runtime::spec::{Protocol, TypeKind};
 use protocol_runtime::{Message, Value};
 
 use crate::transcript::{Expected, Matcher, Template};
@@ -18,7 +19,40 @@ pub fn with_prefix(v: &Value, prefix: &str) -> Value {
             Value::Bytes(replace(b, b"{prefix}", prefix.as_bytes()).into())
         }
         Value::List(items) => Value::List(items.iter().map(|i| with_prefix(i, prefix)).collect()),
+        Value::Struct(fields) => Value::Struct(fields.iter().map(|f| with_prefix(f, prefix)).collect()),
+        Value::Variant(b, inner) => Value::Variant(*b, Box::new(with_prefix(inner, prefix))),
         other => other.clone(),
+    }
+}
+
+/// [`with_prefix`] for a value of type `ty`: the lengths inside nested
+/// values are computed again, as the prefix changes the data they measure.
+pub fn prefixed(spec: &Protocol, ty: &FieldType, v: &Value, prefix: &str) -> Value {
+    match (ty, v) {
+        (FieldType::Type(t), _) => prefixed_type(spec, *t, v, prefix),
+        (FieldType::List { item, .. } | FieldType::Array { item, .. }, Value::List(items)) => {
+            Value::List(items.iter().map(|i| prefixed(spec, item, i, prefix)).collect())
+        }
+        _ => with_prefix(v, prefix),
+    }
+}
+
+fn prefixed_type(spec: &Protocol, t: usize, v: &Value, prefix: &str) -> Value {
+    match (spec.types.get(t).map(|d| &d.kind), v) {
+        (Some(TypeKind::Choice(bs)), Value::Variant(b, inner)) => match bs.get(*b) {
+            Some(s) => Value::Variant(*b, Box::new(prefixed_type(spec, *s, inner, prefix))),
+            None => v.clone(),
+        },
+        (Some(TypeKind::Struct(layout)), Value::Struct(fields)) => {
+            let fields: Vec<Value> = layout
+                .fields
+                .iter()
+                .zip(fields)
+                .map(|(d, f)| prefixed(spec, &d.ty, f, prefix))
+                .collect();
+            Value::Struct(protocol_runtime::engine::derive(layout, &fields).unwrap_or(fields))
+        }
+        _ => with_prefix(v, prefix),
     }
 }
 
@@ -115,17 +149,24 @@ fn fields_match(
     for (i, m) in alt.fields.iter().enumerate() {
         let got = msg.fields.get(i).unwrap_or(&Value::Absent);
         let name = &layout.fields[i].name;
-        field_match(m, got, captures, prefix)
+        field_match(spec, &layout.fields[i].ty, m, got, captures, prefix)
             .map_err(|e| format!("field `{name}` of `{}`: {e}", spec.messages[alt.message].name))?;
     }
     Ok(())
 }
 
-fn field_match(m: &Matcher, got: &Value, captures: &mut Captures, prefix: &str) -> Result<(), String> {
+fn field_match(
+    spec: &Protocol,
+    ty: &FieldType,
+    m: &Matcher,
+    got: &Value,
+    captures: &mut Captures,
+    prefix: &str,
+) -> Result<(), String> {
     match m {
         Matcher::Any => Ok(()),
         Matcher::Exact(want) => {
-            let want = with_prefix(want, prefix);
+            let want = prefixed(spec, ty, want, prefix);
             if &want == got {
                 Ok(())
             } else {
@@ -160,10 +201,15 @@ fn field_match(m: &Matcher, got: &Value, captures: &mut Captures, prefix: &str) 
             }
         },
         Matcher::List(items) => match got {
-            Value::List(values) if values.len() == items.len() => items
-                .iter()
-                .zip(values)
-                .try_for_each(|(m, v)| field_match(m, v, captures, prefix)),
+            Value::List(values) if values.len() == items.len() => {
+                items.iter().zip(values).try_for_each(|(m, v)| {
+                    let item = match ty {
+                        FieldType::List { item, .. } | FieldType::Array { item, .. } => &**item,
+                        other => other,
+                    };
+                    field_match(spec, item, m, v, captures, prefix)
+                })
+            }
             other => Err(format!(
                 "expected a list of {} items, got {}",
                 items.len(),
@@ -190,6 +236,8 @@ pub fn show(v: &Value) -> String {
         Value::Bytes(b) => format!("\"{}\"", shorten(b)),
         Value::Choice(i) => format!("option #{i}"),
         Value::List(items) => format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(", ")),
+        Value::Struct(fields) => format!("{{ {} }}", fields.iter().map(show).collect::<Vec<_>>().join(", ")),
+        Value::Variant(b, v) => format!("#{b} {}", show(v)),
     }
 }
 

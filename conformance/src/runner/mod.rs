@@ -360,7 +360,9 @@ impl Player<'_> {
                             matching::matches(&spec, alternatives, &m, &mut self.captures, &self.cfg.prefix)
                                 .map_err(|why| {
                                     let mut wire = BytesMut::new();
-                                    let _ = protocol_runtime::engine::encode(
+                                    let _ = protocol_runtime::engine::encode_in(
+                                        &spec.types,
+                                        spec.max_depth,
                                         &spec.messages[m.id].layout,
                                         &m.fields,
                                         &mut wire,

@@ -96,4 +96,11 @@ pub enum ValueKind {
     Number(i128),
     Bytes(Vec<u8>),
     List(Vec<ValueExpr>),
+    /// A value of a named type: `Bulk { data: "x" }` (a struct, or a
+    /// choice's branch by name), `NullBulk`, or `{ ... }` where the type is
+    /// the field's.
+    Struct {
+        name: Option<(String, Span)>,
+        fields: Vec<FieldExpr>,
+    },
 }

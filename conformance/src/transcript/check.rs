@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use protocol_runtime::layout::{FieldDef, FieldType, Role, Span};
 use protocol_runtime::session::Session;
-use protocol_runtime::spec::{MessageId, Protocol};
+use protocol_runtime::spec::{MessageId, Protocol, TypeKind};
 use protocol_runtime::{Message, Value};
 
-use super::ast::{self, Alternative, StepKind, Transcript, ValueExpr, ValueKind};
+use super::ast::{self, Alternative, FieldExpr, StepKind, Transcript, ValueExpr, ValueKind};
 use super::TranscriptError;
 
 /// A field value to send.
@@ -562,6 +562,8 @@ impl Checker<'_> {
             None
         };
         match (&v.kind, ty) {
+            (_, FieldType::Type(t)) => self.typed(d, *t, v),
+            (ValueKind::Struct { .. }, _) => bad(self, "no structure: it is not of a named type"),
             (ValueKind::None, _) if d.optional => Some(Value::Absent),
             (ValueKind::None, _) => bad(self, "a value (it is not optional)"),
             (ValueKind::Bytes(b), FieldType::Token { except: Some(_), .. }) => {
@@ -633,6 +635,149 @@ impl Checker<'_> {
             (_, FieldType::Flag) => bad(self, "`true` or `false`"),
             (_, FieldType::Int(_)) => bad(self, "a number"),
             (_, FieldType::List { .. } | FieldType::Array { .. }) => bad(self, "a list `[...]`"),
+        }
+    }
+}
+
+impl Checker<'_> {
+    /// A value of named type `t`: a struct literal, a choice's branch by
+    /// name, or, for a struct with one field, that field's value alone.
+    fn typed(&mut self, d: &FieldDef, t: usize, v: &ValueExpr) -> Option<Value> {
+        let spec = self.spec.clone();
+        let def = &spec.types[t];
+        match &def.kind {
+            TypeKind::Choice(branches) => {
+                let ValueKind::Struct {
+                    name: Some((name, name_span)),
+                    fields,
+                } = &v.kind
+                else {
+                    let names: Vec<&str> = branches.iter().map(|b| spec.types[*b].name.as_str()).collect();
+                    self.errors.push(
+                        TranscriptError::new(
+                            v.span,
+                            format!("field `{}` holds a `{}`: name its branch", d.name, def.name),
+                        )
+                        .label("which branch?")
+                        .help(format!(
+                            "write one of {}, as in `{} {{ ... }}`",
+                            names.join(", "),
+                            names[0]
+                        )),
+                    );
+                    return None;
+                };
+                let Some(b) = branches.iter().position(|b| spec.types[*b].name == *name) else {
+                    let names: Vec<&str> = branches.iter().map(|b| spec.types[*b].name.as_str()).collect();
+                    self.errors.push(
+                        TranscriptError::new(*name_span, format!("`{name}` is no branch of `{}`", def.name))
+                            .label("unknown branch")
+                            .help(format!("the branches are {}", names.join(", "))),
+                    );
+                    return None;
+                };
+                let inner = self.struct_value(branches[b], fields, v.span)?;
+                Some(Value::Variant(b, Box::new(inner)))
+            }
+            TypeKind::Struct(layout) => match &v.kind {
+                ValueKind::Struct { name, fields } => {
+                    if let Some((n, sp)) = name {
+                        if *n != def.name {
+                            self.errors.push(
+                                TranscriptError::new(
+                                    *sp,
+                                    format!("field `{}` holds a `{}`, not a `{n}`", d.name, def.name),
+                                )
+                                .label("wrong type"),
+                            );
+                            return None;
+                        }
+                    }
+                    self.struct_value(t, fields, v.span)
+                }
+                _ => {
+                    // One user field: the value is that field's.
+                    let users: Vec<usize> = (0..layout.fields.len())
+                        .filter(|i| !layout.fields[*i].derived)
+                        .collect();
+                    let [only] = users.as_slice() else {
+                        self.errors.push(
+                            TranscriptError::new(
+                                v.span,
+                                format!("field `{}` holds a `{}`", d.name, def.name),
+                            )
+                            .label("not a structure")
+                            .help(format!("write `{{ ... }}` with the fields of `{}`", def.name)),
+                        );
+                        return None;
+                    };
+                    let f = &layout.fields[*only];
+                    let inner = self.literal(f, &f.ty, v)?;
+                    let mut values: Vec<Value> = layout.fields.iter().map(|_| Value::Absent).collect();
+                    values[*only] = inner;
+                    protocol_runtime::engine::derive(layout, &values)
+                        .ok()
+                        .map(Value::Struct)
+                }
+            },
+        }
+    }
+
+    /// A struct's values from `{ f: v, ... }`, derived fields computed.
+    fn struct_value(&mut self, t: usize, fields: &[FieldExpr], span: Span) -> Option<Value> {
+        let spec = self.spec.clone();
+        let def = &spec.types[t];
+        let layout = def.layout()?;
+        let mut ok = true;
+        for f in fields {
+            if !layout.fields.iter().any(|d| d.name == f.name && !d.derived) {
+                self.errors.push(
+                    TranscriptError::new(
+                        f.name_span,
+                        format!("`{}` has no field `{}` to give", def.name, f.name),
+                    )
+                    .label("unknown or derived field"),
+                );
+                ok = false;
+            }
+        }
+        let mut values = Vec::new();
+        for d in &layout.fields {
+            if d.derived {
+                values.push(Value::Absent);
+                continue;
+            }
+            match fields.iter().find(|f| f.name == d.name) {
+                Some(f) => match self.literal(d, &d.ty, &f.value) {
+                    Some(v) => values.push(v),
+                    None => ok = false,
+                },
+                None if d.optional => values.push(Value::Absent),
+                None if d.ty == FieldType::Flag => values.push(Value::Bool(false)),
+                None => {
+                    self.errors.push(
+                        TranscriptError::new(
+                            span,
+                            format!("field `{}` of `{}` is missing", d.name, def.name),
+                        )
+                        .label("every field is given"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        match protocol_runtime::engine::derive(layout, &values) {
+            Ok(v) => Some(Value::Struct(v)),
+            Err(e) => {
+                self.errors.push(TranscriptError::new(
+                    span,
+                    format!("`{}` cannot be written: {e}", def.name),
+                ));
+                None
+            }
         }
     }
 }

@@ -99,7 +99,8 @@ fn describe(r: Rule) -> Option<&'static str> {
         | Rule::none
         | Rule::boolean
         | Rule::number
-        | Rule::list => "a value",
+        | Rule::list
+        | Rule::structure => "a value",
         Rule::duration => "a duration such as `500ms`",
         Rule::within | Rule::kw_within => "`within`",
         Rule::kw_raw | Rule::raw_step => "`raw`",
@@ -245,24 +246,7 @@ fn alternative(p: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> Alternat
     let name = inner.next().expect("grammar: message name");
     let fields = inner
         .next()
-        .map(|f| {
-            let count = f.clone().into_inner().count();
-            f.into_inner()
-                .map(|field| {
-                    let mut fi = field.into_inner();
-                    let n = fi.next().expect("grammar: field name");
-                    let v = fi.next().expect("grammar: field value");
-                    if let Some(choice) = fi.next() {
-                        errors.push(value_choice(name.as_str(), &n, &v, &choice, count > 1));
-                    }
-                    FieldExpr {
-                        name: n.as_str().to_string(),
-                        name_span: span(&n),
-                        value: value(v, errors),
-                    }
-                })
-                .collect()
-        })
+        .map(|f| field_list(name.as_str(), f, errors))
         .unwrap_or_default();
     Alternative {
         message: name.as_str().to_string(),
@@ -270,6 +254,26 @@ fn alternative(p: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> Alternat
         fields,
         span: sp,
     }
+}
+
+/// The fields of `{ ... }` after message or type `owner`.
+fn field_list(owner: &str, f: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> Vec<FieldExpr> {
+    let count = f.clone().into_inner().count();
+    f.into_inner()
+        .map(|field| {
+            let mut fi = field.into_inner();
+            let n = fi.next().expect("grammar: field name");
+            let v = fi.next().expect("grammar: field value");
+            if let Some(choice) = fi.next() {
+                errors.push(value_choice(owner, &n, &v, &choice, count > 1));
+            }
+            FieldExpr {
+                name: n.as_str().to_string(),
+                name_span: span(&n),
+                value: value(v, errors),
+            }
+        })
+        .collect()
 }
 
 /// The error for `field: a | b`: alternatives are whole messages, and the
@@ -339,6 +343,22 @@ fn value(p: Pair<'_, Rule>, errors: &mut Vec<TranscriptError>) -> ValueExpr {
         },
         Rule::bytes => ValueKind::Bytes(bytes(p, errors)),
         Rule::list => ValueKind::List(p.into_inner().map(|v| value(v, errors)).collect()),
+        Rule::structure => {
+            let mut inner = p.into_inner();
+            let n = inner.next().expect("grammar: type name");
+            let fields = inner
+                .next()
+                .map(|f| field_list(n.as_str(), f, errors))
+                .unwrap_or_default();
+            ValueKind::Struct {
+                name: Some((n.as_str().to_string(), span(&n))),
+                fields,
+            }
+        }
+        Rule::fields => ValueKind::Struct {
+            name: None,
+            fields: field_list("", p, errors),
+        },
         other => unreachable!("grammar: value {other:?}"),
     };
     ValueExpr { kind, span: sp }

@@ -76,6 +76,27 @@ fn walk(
     langs: &mut [Vec<Option<Nfa>>],
 ) -> Option<(Overlap, Vec<u8>, usize)> {
     let (sa, sb) = (&p.messages[a].layout.segments, &p.messages[b].layout.segments);
+    let nested = |s: &[Segment]| {
+        matches!(
+            s.first().map(|s| &s.framing),
+            Some(protocol_runtime::layout::Framing::Nested { .. })
+        )
+    };
+    if nested(sa) || nested(sb) {
+        // Told apart by their first frames alone (the structs a nested
+        // value may begin as are each such a frame).
+        for (la, fa) in super::first_frames(p, &p.messages[a].layout) {
+            for (lb, fb) in super::first_frames(p, &p.messages[b].layout) {
+                let framed = comparable(fa, fb)?;
+                let x = segment_lang(la, la.segments.iter().position(|s| std::ptr::eq(s, fa))?)?;
+                let y = segment_lang(lb, lb.segments.iter().position(|s| std::ptr::eq(s, fb))?)?;
+                if let Some((kind, w)) = overlap(&x, &y, framed, BUDGET) {
+                    return Some((kind, w, 1));
+                }
+            }
+        }
+        return None;
+    }
     let mut witness = Vec::new();
     for i in 0..sa.len().min(sb.len()) {
         // Different framings at the first frame: the mixed-framing check

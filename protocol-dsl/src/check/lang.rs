@@ -162,9 +162,12 @@ pub fn segment_lang(layout: &MessageLayout, index: usize) -> Option<Nfa> {
         Framing::Length { pattern, .. } | Framing::Fixed { pattern, .. } => {
             pattern_nfa(&mut nfa, start, pattern, layout, ByteSet::all())
         }
-        Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => {
-            nfa.zero_or_more(start, ByteSet::all())
-        }
+        // A nested value is any bytes here: the checks compare the first
+        // frames of the structs it may begin as instead (`first_frames`).
+        Framing::Raw { .. }
+        | Framing::UntilClose { .. }
+        | Framing::Available { .. }
+        | Framing::Nested { .. } => nfa.zero_or_more(start, ByteSet::all()),
     };
     nfa.accept = end;
     Some(nfa)
@@ -268,7 +271,7 @@ fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize
             }
             at
         }
-        FieldType::Sized { .. } | FieldType::Array { .. } => {
+        FieldType::Sized { .. } | FieldType::Array { .. } | FieldType::Type(_) => {
             let start = nfa.node();
             nfa.eps(at, start);
             nfa.zero_or_more(start, ByteSet::all())

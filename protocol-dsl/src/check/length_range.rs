@@ -8,7 +8,7 @@ use crate::ir;
 use crate::lower::UNBOUNDED;
 
 pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
-    for m in &p.messages {
+    for m in p.bodies() {
         for seg in &m.layout.segments {
             if let Framing::Length { prefix, max, .. } = &seg.framing {
                 if *max != UNBOUNDED && (*max as u64) > prefix.max_len() {

@@ -36,22 +36,23 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
     for set in receive_sets(p) {
         let mut first: Option<(Class<'_>, usize, ir::Span)> = None;
         for &(m, rule_span) in &set.messages {
-            let Some(seg) = p.messages[m].layout.segments.first() else {
-                continue;
-            };
-            let class = match &seg.framing {
-                Framing::Line {
-                    delimiter, also_ends, ..
-                } => Class::Line(line_ends(delimiter, also_ends)),
-                Framing::Length { prefix, .. } => Class::Length(*prefix),
-                Framing::Fixed { width, .. } => Class::Fixed(*width),
-                Framing::Exact(_) => Class::Exact,
-                Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => Class::Raw,
-            };
-            match &first {
-                None => first = Some((class, m, rule_span)),
-                Some((c, fm, fspan)) if *c != class => {
-                    diags.push(
+            for (_, seg) in super::first_frames(p, &p.messages[m].layout) {
+                let class = match &seg.framing {
+                    Framing::Line {
+                        delimiter, also_ends, ..
+                    } => Class::Line(line_ends(delimiter, also_ends)),
+                    Framing::Length { prefix, .. } => Class::Length(*prefix),
+                    Framing::Fixed { width, .. } => Class::Fixed(*width),
+                    Framing::Exact(_) => Class::Exact,
+                    Framing::Raw { .. }
+                    | Framing::UntilClose { .. }
+                    | Framing::Available { .. }
+                    | Framing::Nested { .. } => Class::Raw,
+                };
+                match &first {
+                    None => first = Some((class, m, rule_span)),
+                    Some((c, fm, fspan)) if *c != class => {
+                        diags.push(
                         Diagnostic::new(
                             Code::MixedFraming,
                             rule_span,
@@ -64,8 +65,9 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
                         .with_secondary(*fspan, format!("`{}` starts with {}", p.messages[*fm].name, describe(c)))
                         .help("the receiver must know how to read before it knows which message comes: give both the same first framing"),
                     );
+                    }
+                    Some(_) => {}
                 }
-                Some(_) => {}
             }
         }
     }

@@ -3,6 +3,7 @@
 
 mod both_send;
 mod bounds;
+mod choices;
 mod indistinguishable;
 pub mod lang;
 mod length_range;
@@ -14,7 +15,7 @@ mod segmentation;
 mod text_position;
 mod unreachable;
 
-use protocol_runtime::layout::Role;
+use protocol_runtime::layout::{Framing, MessageLayout, Role, Segment};
 
 use crate::diagnostic::Diagnostics;
 use crate::ir::{self, MessageId, ReplyPoint, ReplySeq, RuleKind, Span};
@@ -27,6 +28,7 @@ const CHECKS: &[Check] = &[
     raw_length::check,
     length_range::check,
     text_position::check,
+    choices::check,
     segmentation::check,
     unreachable::check,
     no_way_out::check,
@@ -35,6 +37,41 @@ const CHECKS: &[Check] = &[
     indistinguishable::check,
     overload::check,
 ];
+
+/// The frames a body may begin with: its own first part when that is a
+/// frame; when it begins with a value of a named type, the first part of
+/// each struct that value may begin as (structs begin with a frame of
+/// their own: `choices` checks).
+pub(crate) fn first_frames<'p>(
+    p: &'p ir::Protocol,
+    layout: &'p MessageLayout,
+) -> Vec<(&'p MessageLayout, &'p Segment)> {
+    let Some(first) = layout.segments.first() else {
+        return Vec::new();
+    };
+    let Framing::Nested { field } = first.framing else {
+        return vec![(layout, first)];
+    };
+    let ty = match &layout.fields[field as usize].ty {
+        protocol_runtime::layout::FieldType::Type(t) => *t,
+        _ => return Vec::new(),
+    };
+    let structs = match p.types.get(ty).map(|t| &t.kind) {
+        Some(ir::TypeKind::Struct(_)) => vec![ty],
+        Some(ir::TypeKind::Choice(bs)) => bs.clone(),
+        None => Vec::new(),
+    };
+    structs
+        .into_iter()
+        .filter_map(|t| p.types.get(t)?.layout())
+        .filter_map(|l| {
+            l.segments
+                .first()
+                .filter(|s| !matches!(s.framing, Framing::Nested { .. }))
+                .map(|s| (l, s))
+        })
+        .collect()
+}
 
 pub fn run_all(protocol: &ir::Protocol, diags: &mut Diagnostics) {
     for check in CHECKS {

@@ -8,7 +8,7 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::ir;
 
 pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
-    for m in &p.messages {
+    for m in p.bodies() {
         for seg in &m.layout.segments {
             if let Framing::Available { .. } = seg.framing {
                 diags.push(

@@ -7,10 +7,10 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::ir;
 
 pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
-    for m in &p.messages {
+    for m in p.bodies() {
         for seg in &m.layout.segments {
             if let Framing::Line { pattern, .. } | Framing::Length { pattern, .. } = &seg.framing {
-                walk(&m.name, &m.layout, pattern, true, diags);
+                walk(m.name, m.layout, pattern, true, diags);
             }
         }
     }

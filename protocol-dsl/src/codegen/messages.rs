@@ -55,8 +55,23 @@ pub(super) fn field_code(cx: &Context, message: &Message, index: usize, f: &Fiel
 }
 
 fn rust_type(cx: &Context, t: &FieldType) -> TokenStream {
-    let _ = cx;
     match t {
+        FieldType::Type(id) => {
+            let name = type_ident(&cx.protocol.types[*id].name);
+            if super::types::recursive(cx.protocol, *id) {
+                // A value holding itself directly would have no size.
+                quote!(::std::boxed::Box<#name>)
+            } else {
+                quote!(#name)
+            }
+        }
+        FieldType::Array { item, .. } if matches!(**item, FieldType::Type(_)) => {
+            let FieldType::Type(id) = **item else {
+                unreachable!()
+            };
+            let name = type_ident(&cx.protocol.types[id].name);
+            quote!(::std::vec::Vec<#name>)
+        }
         FieldType::Token { except: None, .. } | FieldType::Text => quote!(::std::string::String),
         FieldType::Token { except: Some(_), .. } | FieldType::Bytes => quote!(rt::bytes::Bytes),
         FieldType::Int(k) => {
@@ -111,16 +126,17 @@ pub(super) fn generate(cx: &Context) -> TokenStream {
     out
 }
 
-fn message(cx: &Context, id: usize, m: &Message) -> TokenStream {
-    let name = type_ident(&m.name);
-    let mname = &m.name;
-    let doc = format!(
-        "The {} message `{}`, from {}:\n\n```text\n{}\n```",
-        m.role,
-        m.name,
-        cx.location(m.span),
-        cx.declaration(m.span)
-    );
+/// A struct's fields as the message code does them: its type, the
+/// enums of its choice fields, and its conversions to and from values.
+pub(super) struct BodyCode {
+    pub enums: TokenStream,
+    pub body: TokenStream,
+    pub to_values: Vec<TokenStream>,
+    pub construct: TokenStream,
+    pub values_param: TokenStream,
+}
+
+pub(super) fn body_code(cx: &Context, m: &Message, name: &proc_macro2::Ident) -> BodyCode {
     let mut enums = TokenStream::new();
     let mut fields = Vec::new();
     let mut to_values = Vec::new();
@@ -156,6 +172,32 @@ fn message(cx: &Context, id: usize, m: &Message) -> TokenStream {
     } else {
         quote!(mut values)
     };
+    BodyCode {
+        enums,
+        body,
+        to_values,
+        construct,
+        values_param,
+    }
+}
+
+fn message(cx: &Context, id: usize, m: &Message) -> TokenStream {
+    let name = type_ident(&m.name);
+    let mname = &m.name;
+    let doc = format!(
+        "The {} message `{}`, from {}:\n\n```text\n{}\n```",
+        m.role,
+        m.name,
+        cx.location(m.span),
+        cx.declaration(m.span)
+    );
+    let BodyCode {
+        enums,
+        body,
+        to_values,
+        construct,
+        values_param,
+    } = body_code(cx, m, &name);
     quote! {
         #enums
         #[doc = #doc]
@@ -175,7 +217,7 @@ fn message(cx: &Context, id: usize, m: &Message) -> TokenStream {
     }
 }
 
-fn choice_enum(cx: &Context, m: &Message, f: &FieldDef, options: &[Vec<u8>]) -> TokenStream {
+pub(super) fn choice_enum(cx: &Context, m: &Message, f: &FieldDef, options: &[Vec<u8>]) -> TokenStream {
     let name = choice_enum_name(cx, m, f);
     let variants = option_names(options, &f.labels);
     let docs = options.iter().map(|o| format!("`\"{}\"`", o.escape_ascii()));

@@ -8,6 +8,7 @@ mod messages;
 pub mod names;
 mod replies;
 mod spec;
+mod types;
 mod typestate;
 
 use proc_macro2::TokenStream;
@@ -73,6 +74,7 @@ pub fn generate(protocol: &Protocol, source: &Source, options: &Options) -> Toke
         .unwrap_or_else(|_| quote!(::protocol_runtime));
     let spec = spec::build_fn(protocol);
     let messages = messages::generate(&cx);
+    let types = types::generate(&cx);
     let client = if options.client {
         typestate::generate(&cx, protocol_runtime::layout::Role::Client)
     } else {
@@ -105,6 +107,7 @@ pub fn generate(protocol: &Protocol, source: &Source, options: &Options) -> Toke
             use #runtime as rt;
             #port_doc
             #spec
+            #types
             #messages
             #client
             #server

@@ -9,6 +9,7 @@ use protocol_runtime::layout::{
     FieldDef, FieldType, Framing, Item, ItemKind, LengthPrefix, MessageLayout, Oversize, Pattern, RawLen,
     Role, Segment, Span,
 };
+use protocol_runtime::spec as rt_spec;
 
 use crate::ir::{Condition, Protocol, Repeat, Reply, Rule, RuleKind, State, Target};
 
@@ -31,6 +32,18 @@ pub fn build_fn(p: &Protocol) -> TokenStream {
         let (name, span, role, layout) = (&m.name, span_tokens(m.span), role(m.role), layout(&m.layout));
         quote!(rt::spec::Message { name: #name.into(), span: #span, role: #role, layout: #layout })
     });
+    let types = p.types.iter().map(|t| {
+        let (name, span) = (&t.name, span_tokens(t.span));
+        let kind = match &t.kind {
+            rt_spec::TypeKind::Struct(l) => {
+                let l = layout(l);
+                quote!(rt::spec::TypeKind::Struct(#l))
+            }
+            rt_spec::TypeKind::Choice(bs) => quote!(rt::spec::TypeKind::Choice(::std::vec![#(#bs),*])),
+        };
+        quote!(rt::spec::TypeDef { name: #name.into(), span: #span, kind: #kind })
+    });
+    let max_depth = p.max_depth;
     let states = p.states.iter().map(state);
     let initial = p.initial;
     let names = p.messages.iter().map(|m| &m.name);
@@ -53,6 +66,8 @@ pub fn build_fn(p: &Protocol) -> TokenStream {
                     pipelined: #pipelined,
                     overload: #overload,
                     messages: ::std::vec![#(#messages),*],
+                    types: ::std::vec![#(#types),*],
+                    max_depth: #max_depth,
                     states: ::std::vec![#(#states),*],
                     initial: #initial,
                     derived: ::std::default::Default::default(),
@@ -140,6 +155,7 @@ fn field_type(t: &FieldType) -> TokenStream {
             let b = bin_int(*b);
             quote!(rt::layout::FieldType::Bin(#b))
         }
+        FieldType::Type(t) => quote!(rt::layout::FieldType::Type(#t)),
         FieldType::Sized { len, max, text } => {
             let len = linear(*len);
             quote!(rt::layout::FieldType::Sized { len: #len, max: #max, text: #text })
@@ -195,6 +211,7 @@ fn segment(s: &Segment) -> TokenStream {
             let b = bytes(b);
             quote!(rt::layout::Framing::Exact(#b))
         }
+        Framing::Nested { field } => quote!(rt::layout::Framing::Nested { field: #field }),
         Framing::Fixed { width, pattern: p } => {
             let p = pattern(p);
             quote!(rt::layout::Framing::Fixed { width: #width, pattern: #p })

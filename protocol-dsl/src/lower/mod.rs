@@ -7,6 +7,7 @@
 mod expr;
 mod message;
 mod state;
+mod types;
 
 use std::collections::HashMap;
 
@@ -28,6 +29,7 @@ struct Defaults {
     length: Option<usize>,
     raw: Option<usize>,
     repeat: Option<usize>,
+    depth: Option<usize>,
     timeout: Option<crate::ast::Timeouts>,
 }
 
@@ -99,6 +101,7 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
                         "length" => &mut defaults.length,
                         "raw" => &mut defaults.raw,
                         "repeat" => &mut defaults.repeat,
+                        "depth" => &mut defaults.depth,
                         other => {
                             diags.push(
                                 Diagnostic::new(
@@ -107,7 +110,7 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
                                     format!("unknown limit `{other}`"),
                                 )
                                 .label("not a limit")
-                                .help("the limits are `line`, `length`, `raw` and `repeat`"),
+                                .help("the limits are `line`, `length`, `raw`, `repeat` and `depth`"),
                             );
                             continue;
                         }
@@ -133,7 +136,9 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
         defaults.framing = frame_template(call, &defaults, diags);
     }
 
-    let messages = message::lower_all(protocol, &defaults, diags);
+    let type_names = types::names(protocol, diags);
+    let types = types::lower_all(protocol, &type_names, &defaults, diags);
+    let messages = message::lower_all(protocol, &type_names, &defaults, diags);
     let (states, initial) = state::lower_all(protocol, &messages, &defaults, diags);
 
     ir::Protocol {
@@ -143,6 +148,8 @@ pub fn lower(protocol: &ast::Protocol, diags: &mut Diagnostics) -> ir::Protocol 
         pipelined,
         overload,
         messages,
+        types,
+        max_depth: defaults.depth.unwrap_or(UNBOUNDED),
         states,
         initial,
         derived: Default::default(),

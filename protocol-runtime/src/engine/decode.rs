@@ -3,10 +3,11 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::nested::{Activation, Body};
 use super::pattern::{Matcher, Mismatch};
 use crate::codec::{peek_length, reserve_ahead, FrameError, LineScanner};
 use crate::error::{Error, Excerpt, ProtocolViolation};
-use crate::layout::{Framing, Oversize, Pattern, RawLen};
+use crate::layout::{Framing, MessageLayout, Oversize, Pattern, RawLen};
 use crate::spec::{MessageId, Protocol};
 use crate::value::{Message, Value};
 
@@ -41,7 +42,7 @@ pub enum Decoded {
 }
 
 #[derive(Debug, Clone, Default)]
-enum Stage {
+pub(super) enum Stage {
     /// Waiting for the first segment of whichever message comes.
     #[default]
     Start,
@@ -57,6 +58,12 @@ enum Stage {
     Identifying {
         live: Vec<(MessageId, Vec<Value>)>,
         segment: usize,
+    },
+    /// Reading a message with values of named types: the message's body at
+    /// the bottom, the value being read on top.
+    Nested {
+        message: MessageId,
+        stack: Vec<Activation>,
     },
     /// Skipping the `remaining` bytes of a discarded message (already
     /// reported) before the next message.
@@ -86,6 +93,10 @@ impl Decoder {
         Self::default()
     }
 
+    pub(super) fn set_stage(&mut self, stage: Stage) {
+        self.stage = stage;
+    }
+
     /// Bytes consumed so far.
     pub fn offset(&self) -> u64 {
         self.offset
@@ -111,7 +122,7 @@ impl Decoder {
     /// The message being read, once its first part has identified it.
     pub fn current_message(&self) -> Option<MessageId> {
         match self.stage {
-            Stage::Segment { message, .. } => Some(message),
+            Stage::Segment { message, .. } | Stage::Nested { message, .. } => Some(message),
             _ => None,
         }
     }
@@ -151,6 +162,11 @@ impl Decoder {
                     Step::Next(stage) => self.stage = stage,
                 },
                 Stage::Identifying { live, segment } => match self.narrow(spec, live, segment, buf, cx)? {
+                    Step::Pending => return Ok(None),
+                    Step::Done(d) => return Ok(Some(d)),
+                    Step::Next(stage) => self.stage = stage,
+                },
+                Stage::Nested { message, stack } => match self.nested(spec, message, stack, buf, cx)? {
                     Step::Pending => return Ok(None),
                     Step::Done(d) => return Ok(Some(d)),
                     Step::Next(stage) => self.stage = stage,
@@ -234,6 +250,9 @@ impl Decoder {
             }
             return Err(self.violation(cx, "no message (the peer may not send here)", buf, 0));
         };
+        if candidates.iter().any(|m| super::nested::starts_nested(spec, *m)) {
+            return self.start_nested(spec, candidates, buf, cx);
+        }
         let Some(seg) = spec.messages[first].layout.segments.first() else {
             return Ok(Step::Done(Decoded::Message(Message::new(first, Vec::new()))));
         };
@@ -290,7 +309,10 @@ impl Decoder {
                 let expected = expected_names(spec, candidates);
                 Err(self.violation(cx, &expected, buf, longest))
             }
-            Framing::Raw { .. } | Framing::UntilClose { .. } | Framing::Available { .. } => {
+            Framing::Raw { .. }
+            | Framing::UntilClose { .. }
+            | Framing::Available { .. }
+            | Framing::Nested { .. } => {
                 let values = absent(spec.messages[first].layout.fields.len());
                 Ok(Step::Next(Stage::Segment {
                     message: first,
@@ -430,7 +452,7 @@ impl Decoder {
     }
 
     /// Reads one delimited, length-prefixed or fixed-width frame.
-    fn frame(
+    pub(super) fn frame(
         &mut self,
         framing: &Framing,
         max: usize,
@@ -465,16 +487,48 @@ impl Decoder {
         cx: &Context<'_>,
         eof: bool,
     ) -> Result<Step, Error> {
-        let layout = &spec.messages[message].layout;
-        let Some(seg) = layout.segments.get(segment) else {
-            return Ok(Step::Done(Decoded::Message(Message::new(message, values))));
-        };
-        let next = |values| {
-            Ok(Step::Next(Stage::Segment {
+        let m = &spec.messages[message];
+        if let Some(Framing::Nested { .. }) = m.layout.segments.get(segment).map(|s| &s.framing) {
+            let stack = vec![Activation::new(Body::Message(message), segment, values)];
+            return Ok(Step::Next(Stage::Nested { message, stack }));
+        }
+        match self.read_part(&m.layout, &m.name, message, segment, &mut values, buf, cx, eof)? {
+            Part::Pending => {
+                self.stage = Stage::Segment {
+                    message,
+                    segment,
+                    values,
+                };
+                Ok(Step::Pending)
+            }
+            Part::Read if segment + 1 >= m.layout.segments.len() => {
+                Ok(Step::Done(Decoded::Message(Message::new(message, values))))
+            }
+            Part::Read => Ok(Step::Next(Stage::Segment {
                 message,
                 segment: segment + 1,
                 values,
-            }))
+            })),
+            Part::Done(d) => Ok(Step::Done(d)),
+        }
+    }
+
+    /// Reads part `segment` of `layout` (a message's or a struct's) into
+    /// `values`; `name` and `message` are for what is reported.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn read_part(
+        &mut self,
+        layout: &MessageLayout,
+        name: &str,
+        message: MessageId,
+        segment: usize,
+        values: &mut [Value],
+        buf: &mut BytesMut,
+        cx: &Context<'_>,
+        eof: bool,
+    ) -> Result<Part, Error> {
+        let Some(seg) = layout.segments.get(segment) else {
+            return Ok(Part::Read);
         };
         match &seg.framing {
             Framing::Exact(lit) => {
@@ -482,20 +536,15 @@ impl Decoder {
                 // memcached reads a data block's CRLF: a mismatch consumes
                 // them and the next message starts after.
                 if buf.len() < lit.len() {
-                    self.stage = Stage::Segment {
-                        message,
-                        segment,
-                        values,
-                    };
-                    return Ok(Step::Pending);
+                    return Ok(Part::Pending);
                 }
                 if buf[..lit.len()] != lit[..] {
-                    let what = format!("\"{}\" in `{}`", lit.escape_ascii(), spec.messages[message].name);
+                    let what = format!("\"{}\" in `{name}`", lit.escape_ascii());
                     let error = self.violation_at(cx, &what, buf);
                     self.frame_start = self.offset;
                     self.offset += lit.len() as u64;
                     let found = buf.split_to(lit.len()).freeze();
-                    return Ok(Step::Done(Decoded::Malformed {
+                    return Ok(Part::Done(Decoded::Malformed {
                         message,
                         found,
                         error,
@@ -503,30 +552,25 @@ impl Decoder {
                 }
                 buf.advance(lit.len());
                 self.offset += lit.len() as u64;
-                next(values)
+                Ok(Part::Read)
             }
             Framing::Line { pattern, .. }
             | Framing::Length { pattern, .. }
             | Framing::Fixed { pattern, .. } => {
                 let max = frame_of(&seg.framing).map_or(0, |(_, max)| max);
                 let Some(frame) = self.frame(&seg.framing, max, buf, cx)? else {
-                    self.stage = Stage::Segment {
-                        message,
-                        segment,
-                        values,
-                    };
-                    return Ok(Step::Pending);
+                    return Ok(Part::Pending);
                 };
-                let mut matcher = Matcher::new(layout, &frame, &mut values);
+                let mut matcher = Matcher::new(layout, &frame, values);
                 if let Err(m) = matcher.whole(pattern) {
-                    let error = self.frame_violation(cx, spec, message, &m, &frame);
-                    return Ok(Step::Done(Decoded::Malformed {
+                    let error = self.frame_violation(cx, name, &m, &frame);
+                    return Ok(Part::Done(Decoded::Malformed {
                         message,
                         found: frame,
                         error,
                     }));
                 }
-                next(values)
+                Ok(Part::Read)
             }
             Framing::Raw {
                 len,
@@ -550,9 +594,9 @@ impl Decoder {
                             .sum();
                         let total = n.saturating_add(trailing);
                         self.stage = Stage::Discarding { remaining: total };
-                        return Ok(Step::Done(Decoded::Discarded {
+                        return Ok(Part::Done(Decoded::Discarded {
                             message,
-                            fields: values,
+                            fields: values.to_vec(),
                             bytes: total,
                         }));
                     }
@@ -566,30 +610,20 @@ impl Decoder {
                 let n = n as usize;
                 if buf.len() < n {
                     reserve_ahead(buf, (n - buf.len()) as u64);
-                    self.stage = Stage::Segment {
-                        message,
-                        segment,
-                        values,
-                    };
-                    return Ok(Step::Pending);
+                    return Ok(Part::Pending);
                 }
                 values[*field as usize] = Value::Bytes(buf.split_to(n).freeze());
                 self.offset += n as u64;
-                next(values)
+                Ok(Part::Read)
             }
             Framing::Available { max, field } => {
                 if buf.is_empty() {
-                    self.stage = Stage::Segment {
-                        message,
-                        segment,
-                        values,
-                    };
-                    return Ok(Step::Pending);
+                    return Ok(Part::Pending);
                 }
                 let n = buf.len().min(*max);
                 values[*field as usize] = Value::Bytes(buf.split_to(n).freeze());
                 self.offset += n as u64;
-                next(values)
+                Ok(Part::Read)
             }
             Framing::UntilClose { max, field } => {
                 if buf.len() > *max {
@@ -601,18 +635,15 @@ impl Decoder {
                     });
                 }
                 if !eof {
-                    self.stage = Stage::Segment {
-                        message,
-                        segment,
-                        values,
-                    };
-                    return Ok(Step::Pending);
+                    return Ok(Part::Pending);
                 }
                 let n = buf.len();
                 values[*field as usize] = Value::Bytes(buf.split_to(n).freeze());
                 self.offset += n as u64;
-                next(values)
+                Ok(Part::Read)
             }
+            // Nested parts are read by the caller (see `nested`).
+            Framing::Nested { .. } => Ok(Part::Read),
         }
     }
 
@@ -696,32 +727,36 @@ impl Decoder {
         }
     }
 
-    fn frame_violation(
+    pub(super) fn frame_violation(
         &self,
         cx: &Context<'_>,
-        spec: &Protocol,
-        message: MessageId,
+        name: &str,
         m: &Mismatch<'_>,
         frame: &[u8],
     ) -> ProtocolViolation {
         ProtocolViolation {
             state: cx.state.to_string(),
-            expected: format!(
-                "{} in `{}` at column {}",
-                m.expected,
-                spec.messages[message].name,
-                m.offset + 1
-            ),
+            expected: format!("{} in `{name}` at column {}", m.expected, m.offset + 1),
             offset: self.frame_start,
             got: Excerpt::of(frame),
         }
     }
 }
 
-enum Step {
+pub(super) enum Step {
     Pending,
     Done(Decoded),
     Next(Stage),
+}
+
+/// What reading one part did.
+pub(super) enum Part {
+    /// More bytes are needed; nothing was taken.
+    Pending,
+    /// The part is read into the values.
+    Read,
+    /// The message ends here: malformed, or discarded.
+    Done(Decoded),
 }
 
 fn expected_names(spec: &Protocol, candidates: &[MessageId]) -> String {
@@ -733,7 +768,7 @@ fn expected_names(spec: &Protocol, candidates: &[MessageId]) -> String {
 }
 
 /// The pattern and max of a delimited, length-prefixed or fixed frame.
-fn frame_of(f: &Framing) -> Option<(&Pattern, usize)> {
+pub(super) fn frame_of(f: &Framing) -> Option<(&Pattern, usize)> {
     match f {
         Framing::Line { pattern, max, .. } | Framing::Length { pattern, max, .. } => Some((pattern, *max)),
         Framing::Fixed { pattern, width } => Some((pattern, *width)),

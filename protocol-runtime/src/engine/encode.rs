@@ -6,12 +6,56 @@ use smallvec::SmallVec;
 
 use super::pattern::{encode_pattern, EncodeError, EncodeValues};
 use crate::codec::{ends_cleanly, ends_cleanly_any, put_length};
-use crate::layout::{FieldId, FieldType, Framing, MessageLayout, RawLen};
+use crate::layout::{FieldId, FieldType, Framing, MessageLayout, RawLen, TypeId};
+use crate::spec::{TypeDef, TypeKind};
 use crate::value::Value;
 
 /// Appends the bytes of a message with `values` (indexed like
-/// `layout.fields`) to `out`. On error `out` is left as it was.
+/// `layout.fields`) to `out`. On error `out` is left as it was. A message
+/// with values of named types needs [`encode_in`].
 pub fn encode(layout: &MessageLayout, values: &[Value], out: &mut BytesMut) -> Result<(), EncodeError> {
+    encode_in(&[], usize::MAX, layout, values, out)
+}
+
+/// [`encode`] for a message of a protocol with named types (`types`, values
+/// nested at most `max_depth` deep).
+pub fn encode_in(
+    types: &[TypeDef],
+    max_depth: usize,
+    layout: &MessageLayout,
+    values: &[Value],
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    let r = encode_body(
+        Types {
+            defs: types,
+            max_depth,
+        },
+        0,
+        layout,
+        values,
+        out,
+    );
+    if r.is_err() {
+        out.truncate(start);
+    }
+    r
+}
+
+#[derive(Clone, Copy)]
+struct Types<'a> {
+    defs: &'a [TypeDef],
+    max_depth: usize,
+}
+
+fn encode_body(
+    types: Types<'_>,
+    depth: usize,
+    layout: &MessageLayout,
+    values: &[Value],
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
     if values.len() != layout.fields.len() {
         return Err(EncodeError {
             field: String::new(),
@@ -23,12 +67,43 @@ pub fn encode(layout: &MessageLayout, values: &[Value], out: &mut BytesMut) -> R
         given: values,
         derived: &derived,
     };
-    let start = out.len();
-    let r = encode_segments(layout, values, out);
-    if r.is_err() {
-        out.truncate(start);
+    encode_segments(types, depth, layout, values, out)
+}
+
+/// One value of named type `ty`.
+fn encode_value(
+    types: Types<'_>,
+    depth: usize,
+    ty: TypeId,
+    v: &Value,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let def = types.defs.get(ty).ok_or_else(|| EncodeError {
+        field: String::new(),
+        problem: format!("type {ty} is not in the protocol given to the encoder"),
+    })?;
+    if depth >= types.max_depth {
+        return Err(EncodeError {
+            field: def.name.clone(),
+            problem: format!("values nest more than {} deep", types.max_depth),
+        });
     }
-    r
+    match (&def.kind, v) {
+        (TypeKind::Struct(layout), Value::Struct(fields)) => {
+            encode_body(types, depth + 1, layout, fields, out)
+        }
+        (TypeKind::Choice(branches), Value::Variant(b, inner)) => match branches.get(*b) {
+            Some(t) => encode_value(types, depth, *t, inner, out),
+            None => Err(EncodeError {
+                field: def.name.clone(),
+                problem: format!("has no branch {b}"),
+            }),
+        },
+        (_, other) => Err(EncodeError {
+            field: def.name.clone(),
+            problem: format!("{other:?} is not a value of `{}`", def.name),
+        }),
+    }
 }
 
 /// `values` with every derived field (a length, a count, an `= expr`
@@ -161,12 +236,43 @@ fn derive_lengths(
 }
 
 fn encode_segments(
+    types: Types<'_>,
+    depth: usize,
     layout: &MessageLayout,
     values: EncodeValues<'_>,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
     for seg in &layout.segments {
         match &seg.framing {
+            Framing::Nested { field } => {
+                let def = &layout.fields[*field as usize];
+                match (&def.ty, values.get(*field)) {
+                    (FieldType::Type(t), v) => encode_value(types, depth, *t, v, out)?,
+                    (FieldType::Array { item, max, .. }, Value::List(items)) => {
+                        let FieldType::Type(t) = **item else {
+                            return Err(EncodeError {
+                                field: def.name.clone(),
+                                problem: "is not a list of a named type".into(),
+                            });
+                        };
+                        if items.len() > *max {
+                            return Err(EncodeError {
+                                field: def.name.clone(),
+                                problem: format!("has {} items, over its max of {max}", items.len()),
+                            });
+                        }
+                        for v in items {
+                            encode_value(types, depth, t, v, out)?;
+                        }
+                    }
+                    (_, v) => {
+                        return Err(EncodeError {
+                            field: def.name.clone(),
+                            problem: format!("{v:?} does not fit this part"),
+                        })
+                    }
+                }
+            }
             Framing::Exact(lit) => out.put_slice(lit),
             Framing::Fixed { pattern, .. } => encode_pattern(layout, pattern, values, out)?,
             Framing::Line {

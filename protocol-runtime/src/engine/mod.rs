@@ -2,8 +2,9 @@
 
 pub mod decode;
 pub mod encode;
+mod nested;
 pub mod pattern;
 
 pub use decode::{Context, Decoded, Decoder};
-pub use encode::{derive, encode};
+pub use encode::{derive, encode, encode_in};
 pub use pattern::EncodeError;

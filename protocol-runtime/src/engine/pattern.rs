@@ -522,6 +522,12 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 Err(())
             }
             FieldType::Flag => self.resume(pos, k),
+            // Values of named types are parts of their own, never inside a
+            // frame (the compiler checks).
+            FieldType::Type(_) => {
+                self.fail(pos, Expect::Field(name));
+                Err(())
+            }
             FieldType::List {
                 item,
                 separator,
@@ -794,7 +800,7 @@ pub(crate) struct EncodeValues<'a> {
 }
 
 impl EncodeValues<'_> {
-    fn get(&self, id: FieldId) -> &Value {
+    pub(crate) fn get(&self, id: FieldId) -> &Value {
         match self.derived.iter().find(|(d, _)| *d == id) {
             Some((_, v)) => v,
             None => &self.given[id as usize],

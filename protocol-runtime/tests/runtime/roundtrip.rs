@@ -2,10 +2,11 @@
 //! encodings as byte literals, and encoding errors.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use bytes::BytesMut;
 use proptest::prelude::*;
-use protocol_runtime::engine::{encode, Context, Decoded, Decoder};
+use protocol_runtime::engine::{encode, encode_in, Context, Decoded, Decoder};
 use protocol_runtime::layout::FieldType;
 use protocol_runtime::spec::Protocol;
 use protocol_runtime::{Message, Value};
@@ -30,7 +31,7 @@ const SPECS: [&str; 6] = [
 fn roundtrip(sp: &Protocol, name: &str, values: &[Value]) -> Vec<u8> {
     let id = sp.message(name).unwrap();
     let mut out = BytesMut::new();
-    encode(&sp.messages[id].layout, values, &mut out)
+    encode_in(&sp.types, sp.max_depth, &sp.messages[id].layout, values, &mut out)
         .unwrap_or_else(|e| panic!("{name} {values:?} does not encode: {e}"));
     let wire = out.to_vec();
     let mut decoder = Decoder::new();
@@ -588,20 +589,85 @@ fn arb_type(ty: &FieldType) -> BoxedStrategy<Value> {
         FieldType::Int(k) => (0..=k.max_value() as u64).prop_map(Value::U64).boxed(),
         FieldType::Choice(options) => (0..options.len()).prop_map(Value::Choice).boxed(),
         FieldType::Flag => any::<bool>().prop_map(Value::Bool).boxed(),
+        // Values of named types need the protocol: see `arb_typed`.
+        FieldType::Type(_) => Just(Value::Absent).boxed(),
         FieldType::List { item, min, max, .. } => prop::collection::vec(arb_type(item), *min..=(*max).min(8))
             .prop_map(Value::List)
             .boxed(),
     }
 }
 
+/// A value of a field that may hold values of named types, nested at most
+/// `depth` deep (a choice's branches that nest are left out at the bottom).
+fn arb_typed(sp: &Arc<Protocol>, ty: &FieldType, depth: u32) -> BoxedStrategy<Value> {
+    use protocol_runtime::spec::TypeKind;
+    match ty {
+        FieldType::Type(t) => match &sp.types[*t].kind {
+            TypeKind::Struct(layout) => {
+                let layout = layout.clone();
+                let fields: Vec<BoxedStrategy<Value>> = layout
+                    .fields
+                    .iter()
+                    .map(|d| {
+                        if d.derived {
+                            Just(Value::Absent).boxed()
+                        } else {
+                            arb_typed(sp, &d.ty, depth)
+                        }
+                    })
+                    .collect();
+                fields
+                    .prop_filter_map("derived fields agree", move |v| {
+                        protocol_runtime::engine::derive(&layout, &v)
+                            .ok()
+                            .map(Value::Struct)
+                    })
+                    .boxed()
+            }
+            TypeKind::Choice(branches) => {
+                let nests = |b: usize| {
+                    sp.types[b].layout().is_some_and(|l| {
+                        l.fields
+                            .iter()
+                            .any(|f| matches!(f.ty, FieldType::Type(_) | FieldType::Array { .. }))
+                    })
+                };
+                let each: Vec<BoxedStrategy<Value>> = branches
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| depth > 0 || !nests(**b))
+                    .map(|(i, b)| {
+                        arb_typed(sp, &FieldType::Type(*b), depth.saturating_sub(1))
+                            .prop_map(move |v| Value::Variant(i, Box::new(v)))
+                            .boxed()
+                    })
+                    .collect();
+                proptest::strategy::Union::new(each).boxed()
+            }
+        },
+        FieldType::Array { item, .. } if matches!(**item, FieldType::Type(_)) => {
+            prop::collection::vec(arb_typed(sp, item, depth), 0..4)
+                .prop_map(Value::List)
+                .boxed()
+        }
+        other => arb_type(other),
+    }
+}
+
 /// Values for every field of a message, derived lengths set from their data.
 fn arb_message(sp: &Protocol, name: &str) -> BoxedStrategy<Vec<Value>> {
+    let sp_arc = Arc::new(sp.clone());
     let layout = sp.messages[sp.message(name).unwrap()].layout.clone();
     let fields: Vec<BoxedStrategy<Value>> = layout
         .fields
         .iter()
         .map(|def| {
-            let base = arb_field(def);
+            let base = match def.ty {
+                FieldType::Type(_) | FieldType::Array { .. } if !sp.types.is_empty() => {
+                    arb_typed(&sp_arc, &def.ty, 3)
+                }
+                _ => arb_field(def),
+            };
             if def.optional {
                 prop_oneof![Just(Value::Absent), base].boxed()
             } else {
@@ -609,13 +675,14 @@ fn arb_message(sp: &Protocol, name: &str) -> BoxedStrategy<Vec<Value>> {
             }
         })
         .collect();
+    let types = sp.types.clone();
     // Derived fields as the encoder computes them; values whose derived
     // fields disagree with the given ones (a coil count the data cannot
     // hold) are drawn again.
     fields
         .prop_filter_map("derived fields agree", move |values| {
             let values = protocol_runtime::engine::derive(&layout, &values).ok()?;
-            encode(&layout, &values, &mut BytesMut::new()).ok()?;
+            encode_in(&types, usize::MAX, &layout, &values, &mut BytesMut::new()).ok()?;
             Some(values)
         })
         .boxed()
@@ -652,6 +719,11 @@ proptest! {
     #[test]
     fn generated_modbus_messages_round_trip((name, values) in arb_any_message(&spec("modbus"))) {
         roundtrip(&spec("modbus"), &name, &values);
+    }
+
+    #[test]
+    fn generated_redis_messages_round_trip((name, values) in arb_any_message(&spec("redis"))) {
+        roundtrip(&spec("redis"), &name, &values);
     }
 
     #[test]
@@ -718,4 +790,83 @@ fn messages_told_apart_after_their_first_frame() {
         other => panic!("{other:?}"),
     }
     assert_eq!(decoder.offset(), 20);
+}
+
+/// Counts, sizes and nesting a peer claims are checked against the spec's
+/// limits before anything is allocated for them.
+#[test]
+fn claims_over_the_limits_are_typed_errors() {
+    let redis = spec("redis");
+    let modbus = spec("modbus");
+    let reply = [redis.message("Reply").unwrap()];
+    let command = [redis.message("Command").unwrap()];
+    let cx = Context { state: "Ready" };
+    // `*1\r\n` 100,000 times: an array in an array in ..., past `depth = 32`.
+    let mut buf = BytesMut::from("*1\r\n".repeat(100_000).as_bytes());
+    match Decoder::new().decode(&redis, &reply, &mut buf, &cx) {
+        Err(protocol_runtime::Error::TooDeep { limit, .. }) => assert_eq!(limit, 32),
+        other => panic!("{other:?}"),
+    }
+    // Read no further than the limit: 33 headers of 4 bytes.
+    assert!(buf.len() >= 400_000 - 34 * 4, "{} bytes left", buf.len());
+    // 32 deep is allowed: the innermost value closes every array.
+    let mut ok = "*1\r\n".repeat(31);
+    ok.push_str(":7\r\n");
+    let mut buf = BytesMut::from(ok.as_bytes());
+    assert!(matches!(
+        Decoder::new().decode(&redis, &reply, &mut buf, &cx),
+        Ok(Some(Decoded::Message(_)))
+    ));
+    // A count of 2^31, in a reply and in a command.
+    for (candidates, bytes) in [(&reply, "*2147483648\r\n"), (&command, "*2147483648\r\n")] {
+        let mut buf = BytesMut::from(bytes.as_bytes());
+        match Decoder::new().decode(&redis, candidates, &mut buf, &cx) {
+            Err(protocol_runtime::Error::TooMany { count, max, .. }) => {
+                assert_eq!((count, max), (1 << 31, 1_048_576))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // A bulk string of 2^31 bytes, over `raw = 512 MiB`.
+    let mut buf = BytesMut::from(&b"$2147483648\r\n"[..]);
+    match Decoder::new().decode(&redis, &reply, &mut buf, &cx) {
+        Err(protocol_runtime::Error::TooLong { len, max, .. }) => {
+            assert_eq!((len, max), (1 << 31, 512 << 20))
+        }
+        other => panic!("{other:?}"),
+    }
+    // A Modbus length of 0xffff, over `length = 254`.
+    let requests: Vec<usize> = (0..modbus.messages.len())
+        .filter(|m| modbus.messages[*m].role == protocol_runtime::layout::Role::Client)
+        .collect();
+    let mut buf = BytesMut::from(&b"\x00\x01\x00\x00\xff\xff\x01\x03"[..]);
+    match Decoder::new().decode(&modbus, &requests, &mut buf, &Context { state: "Open" }) {
+        Err(protocol_runtime::Error::TooLong { len, max, .. }) => assert_eq!((len, max), (0xffff, 254)),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A nested reply fed one byte at a time decodes as it does whole.
+#[test]
+fn nested_values_resume_byte_by_byte() {
+    let redis = spec("redis");
+    let reply = [redis.message("Reply").unwrap()];
+    let cx = Context { state: "Ready" };
+    let wire = b"*3\r\n:2\r\n*2\r\n$1\r\nx\r\n$-1\r\n*-1\r\n+OK\r\n";
+    let mut decoder = Decoder::new();
+    let mut buf = BytesMut::new();
+    let mut got = Vec::new();
+    for b in wire {
+        buf.extend_from_slice(&[*b]);
+        while let Some(d) = decoder.decode(&redis, &reply, &mut buf, &cx).unwrap() {
+            got.push(d);
+        }
+    }
+    assert_eq!(got.len(), 2, "{got:?}");
+    let Decoded::Message(first) = &got[0] else {
+        panic!("{got:?}")
+    };
+    let text = format!("{:?}", first.fields);
+    assert_eq!(text, r#"[#5{3, [#2{2}, #5{2, [#3{1, b"x"}, #4{}]}, #6{}]}]"#);
+    assert!(decoder.between_messages());
 }

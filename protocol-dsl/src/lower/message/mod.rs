@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 
+mod nested;
 mod typed;
 
+use protocol_runtime::layout::TypeId;
 use protocol_runtime::layout::{
     FieldDef, FieldId, FieldType, Framing, IntKind, Item, ItemKind, MessageLayout, Oversize, Pattern, RawLen,
     Segment,
@@ -17,6 +19,7 @@ use crate::ir;
 
 pub(super) fn lower_all(
     protocol: &ast::Protocol,
+    types: &TypeNames,
     defaults: &Defaults,
     diags: &mut Diagnostics,
 ) -> Vec<ir::Message> {
@@ -40,14 +43,19 @@ pub(super) fn lower_all(
         } else {
             seen.insert(&m.name.name, m.name.span);
         }
-        let layout = MessageLowerer {
-            defaults,
-            diags,
-            fields: Vec::new(),
-            names: HashMap::new(),
-            raw_refs: Vec::new(),
+        if let Some((_, span)) = types.get(&m.name.name) {
+            diags.push(
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    m.name.span,
+                    format!("`{}` names both a message and a type", m.name.name),
+                )
+                .label("message")
+                .with_secondary(*span, "type declared here")
+                .help("rename one: each becomes a Rust type of that name"),
+            );
         }
-        .lower(m);
+        let layout = MessageLowerer::new(defaults, types, diags).lower(&m.name, &m.segments);
         out.push(ir::Message {
             name: m.name.name.clone(),
             span: m.name.span,
@@ -58,8 +66,12 @@ pub(super) fn lower_all(
     out
 }
 
-struct MessageLowerer<'a, 'd> {
+/// The named types, by name: their ids and where they are declared.
+pub(super) type TypeNames = HashMap<String, (TypeId, Span)>;
+
+pub(super) struct MessageLowerer<'a, 'd> {
     defaults: &'a Defaults,
+    types: &'a TypeNames,
     diags: &'d mut Diagnostics,
     fields: Vec<FieldDef>,
     names: HashMap<String, FieldId>,
@@ -68,11 +80,23 @@ struct MessageLowerer<'a, 'd> {
     raw_refs: Vec<(usize, Ident)>,
 }
 
-impl MessageLowerer<'_, '_> {
-    fn lower(mut self, m: &ast::MessageDecl) -> MessageLayout {
+impl<'a, 'd> MessageLowerer<'a, 'd> {
+    pub(super) fn new(defaults: &'a Defaults, types: &'a TypeNames, diags: &'d mut Diagnostics) -> Self {
+        MessageLowerer {
+            defaults,
+            types,
+            diags,
+            fields: Vec::new(),
+            names: HashMap::new(),
+            raw_refs: Vec::new(),
+        }
+    }
+
+    /// Lowers the body of a message or a struct named `name`.
+    pub(super) fn lower(mut self, name: &Ident, body: &[ast::Segment]) -> MessageLayout {
         let mut segments = Vec::new();
-        for seg in &m.segments {
-            if let Some(s) = self.segment(seg, segments.len(), &m.name) {
+        for seg in body {
+            if let Some(s) = self.segment(seg, segments.len(), name) {
                 segments.push(s);
             }
         }
@@ -95,7 +119,7 @@ impl MessageLowerer<'_, '_> {
                 } else {
                     d.help(format!(
                         "the integer fields of `{}` are {}",
-                        m.name.name,
+                        name.name,
                         ints.join(", ")
                     ))
                 };
@@ -145,6 +169,10 @@ impl MessageLowerer<'_, '_> {
             ast::Segment::Framed { framing, pattern, .. } => {
                 let template = frame_template(framing, self.defaults, self.diags)?;
                 self.framed(template, pattern)
+            }
+            ast::Segment::Default { pattern, span } if self.nested_part(pattern).is_some() => {
+                let (field, call, count) = self.nested_part(pattern)?;
+                return self.nested(field, call, count, *span);
             }
             ast::Segment::Default { pattern, span } => {
                 let Some(template) = self.defaults.framing.clone() else {
@@ -444,6 +472,19 @@ impl MessageLowerer<'_, '_> {
             if let Some(sized) = self.sized(call, frame_max)? {
                 return Some(sized);
             }
+        }
+        if let Some((id, _)) = self.types.get(name) {
+            let _ = id;
+            self.diags.push(
+                Diagnostic::new(
+                    Code::BadConstruct,
+                    call.span,
+                    format!("a value of `{name}` stands as a part of its own, not inside a frame"),
+                )
+                .label("inside a pattern")
+                .help(format!("make it a part of the body: `then value: {name}`")),
+            );
+            return None;
         }
         Some(match name {
             "token" => {

@@ -258,6 +258,40 @@ fn written(name: &str) -> Vec<(&'static str, Vec<Value>)> {
                 ("Exception", vec![u(9), u(1), u(0x90), u(1)]),
             ]
         }
+        "redis" => {
+            let bulk = |d: &[u8]| Value::Struct(vec![u(d.len() as u64), blob(d)]);
+            let v =
+                |branch: usize, fields: Vec<Value>| Value::Variant(branch, Box::new(Value::Struct(fields)));
+            let array = |items: Vec<Value>| v(5, vec![u(items.len() as u64), Value::List(items)]);
+            let all = all_bytes();
+            vec![
+                ("Command", vec![u(1), Value::List(vec![bulk(b"PING")])]),
+                (
+                    "Command",
+                    vec![u(3), Value::List(vec![bulk(b"SET"), bulk(b"k"), bulk(&all)])],
+                ),
+                ("Command", vec![u(1), Value::List(vec![bulk(b"")])]),
+                ("Inline", vec![list(&["PING"])]),
+                ("Inline", vec![list(&["ECHO", "hi"])]),
+                ("Reply", vec![v(0, vec![s("OK")])]),
+                ("Reply", vec![v(1, vec![s("ERR unknown command")])]),
+                ("Reply", vec![v(2, vec![i(-42)])]),
+                ("Reply", vec![v(2, vec![i(i64::MAX)])]),
+                ("Reply", vec![v(3, vec![u(all.len() as u64), blob(&all)])]),
+                ("Reply", vec![v(4, vec![])]),
+                ("Reply", vec![v(6, vec![])]),
+                ("Reply", vec![array(vec![])]),
+                (
+                    "Reply",
+                    vec![array(vec![
+                        v(2, vec![i(2)]),
+                        array(vec![v(3, vec![u(1), blob(b"x")]), v(4, vec![])]),
+                        v(6, vec![]),
+                        array(vec![array(vec![array(vec![])])]),
+                    ])],
+                ),
+            ]
+        }
         other => panic!("no cases for {other}"),
     }
 }
