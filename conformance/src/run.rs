@@ -24,6 +24,11 @@ pub struct RunArgs {
     /// reference server of each suite's spec).
     #[arg(long, value_name = "ADDR")]
     target: Option<String>,
+    /// With --target: first wait up to this long (30, 30s, 500ms, 1min) for
+    /// the target to accept a connection, for a server started just before
+    /// the run; exit 3 if it never does.
+    #[arg(long, value_name = "SECS", requires = "target", value_parser = parse_duration)]
+    wait: Option<Duration>,
     /// How to cut the runner's writes: whole, bytes, random:SEED, coalesce,
     /// sweep (each case whole, then once per cut point of each write, one cut
     /// per replay) or at:WRITE:OFFSET[,WRITE:OFFSET...] (cut write WRITE of
@@ -172,6 +177,17 @@ async fn run(args: RunArgs) -> ExitCode {
         },
         None => None,
     };
+    if let (Some(address), Some(limit)) = (&target, args.wait) {
+        if let Err(e) = crate::wait::until_reachable(address, limit).await {
+            eprintln!(
+                "error: cannot reach the target {address}: nothing accepted a connection in {} \
+                 of trying (last attempt: {e}); check that the server is started and listens \
+                 there, or give --wait more time",
+                crate::wait::show(limit)
+            );
+            return ExitCode::from(3);
+        }
+    }
 
     // One target per spec: the given one, or the spec's built-in server.
     let mut by_spec: BTreeMap<String, Vec<Arc<Suite>>> = BTreeMap::new();

@@ -8,6 +8,7 @@ mod record;
 mod serve;
 mod sweep;
 mod transcript;
+mod wait;
 
 use std::path::PathBuf;
 
