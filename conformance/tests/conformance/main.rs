@@ -1,6 +1,7 @@
 //! The conformance crate's integration tests, one module per area.
 
 mod broken;
+mod bundled;
 mod cli;
 mod docs;
 mod graph;
