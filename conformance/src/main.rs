@@ -49,7 +49,7 @@ enum Command {
     #[command(after_help = "Examples:\n  \
         conformance run                                   # the bundled suites, built-in servers\n  \
         conformance run conformance/suites/memcached --target 127.0.0.1:11211\n  \
-        memcached -l 127.0.0.1 -p 6400 -U 0 & conformance run conformance/suites/memcached --target 127.0.0.1:6400 --wait 30\n  \
+        PORT=6400 conformance/suites/memcached/peer & conformance run conformance/suites/memcached --target 127.0.0.1:6400 --wait 30\n  \
         conformance run my.transcript --split bytes --junit report.xml\n  \
         conformance run --split random:42 --json report.json\n  \
         conformance run my.transcript --split sweep --max-splits 64\n  \
