@@ -1,7 +1,9 @@
 //! Tests against real peers on loopback: the generated clients against a real
 //! memcached and xinetd's daytime and echo, and the reference servers against
 //! real clients (`nc`, a plain socket writing one byte at a time, the example
-//! binaries).
+//! binaries). `broken_proxy::BrokenProxy` stands between a client and a real
+//! server and breaks the server's bytes in one place, to show that a suite
+//! catches what it breaks.
 //!
 //! ```text
 //! cargo test -p protospec-servers --test peers
@@ -35,6 +37,7 @@
 //! Every network wait has a time limit, so a hung peer fails its trial rather
 //! than the run.
 
+mod broken_proxy;
 mod clients;
 mod harness;
 mod hostile;
@@ -54,6 +57,7 @@ fn main() {
     let args = Arguments::from_args();
     let mut trials = vec![Trial::test("harness::daytime_check", daytime_check)];
     trials.extend(memcached::trials());
+    trials.extend(broken_proxy::trials());
     trials.extend(inetd::trials());
     trials.extend(peer_scripts::trials());
     trials.extend(servers::trials());
