@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bundled;
 mod record;
 mod run;
 mod serve;
+mod wait;
 
 #[derive(Parser)]
 #[command(
@@ -38,13 +40,16 @@ enum Command {
     ///
     /// Each case runs on its own connection. Without `--target`, each suite
     /// runs against the project's reference server for its spec, started
-    /// in-process on an ephemeral loopback port.
+    /// in-process on an ephemeral loopback port; with no PATH, a bundled
+    /// suite whose spec has none is skipped, with the commands that run it
+    /// against a real server.
     ///
     /// Exit status: 0 when every case passes, 1 when any fails, 2 for usage
     /// errors or invalid transcripts, 3 when the target cannot be reached.
     #[command(after_help = "Examples:\n  \
-        conformance run                                   # every bundled suite, built-in servers\n  \
+        conformance run                                   # the bundled suites, built-in servers\n  \
         conformance run conformance/suites/memcached --target 127.0.0.1:11211\n  \
+        PORT=6400 conformance/suites/memcached/peer & conformance run conformance/suites/memcached --target 127.0.0.1:6400 --wait 30\n  \
         conformance run my.transcript --split bytes --junit report.xml\n  \
         conformance run --split random:42 --json report.json\n  \
         conformance run my.transcript --split sweep --max-splits 64\n  \

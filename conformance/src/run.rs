@@ -17,13 +17,23 @@ use protocol_runtime::transport::{Address, TlsClient};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Suite folders or transcript files (default: every bundled suite).
+    /// Suite folders or transcript files (default: every bundled suite whose
+    /// spec has a built-in server, or every one with --target).
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Where the bundled suites are, instead of this build's
+    /// `conformance/suites` (for testing the runner on suites of its own).
+    #[arg(long, value_name = "DIR", hide = true)]
+    bundled_suites: Option<PathBuf>,
     /// The server to test: `host:port` or `unix:/path` (default: the built-in
     /// reference server of each suite's spec).
     #[arg(long, value_name = "ADDR")]
     target: Option<String>,
+    /// With --target: first wait up to this long (30, 30s, 500ms, 1min) for
+    /// the target to accept a connection, for a server started just before
+    /// the run; exit 3 if it never does.
+    #[arg(long, value_name = "SECS", requires = "target", value_parser = parse_duration)]
+    wait: Option<Duration>,
     /// How to cut the runner's writes: whole, bytes, random:SEED, coalesce,
     /// sweep (each case whole, then once per cut point of each write, one cut
     /// per replay) or at:WRITE:OFFSET[,WRITE:OFFSET...] (cut write WRITE of
@@ -74,16 +84,6 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// The bundled suites: `conformance/suites/<spec>/*.transcript`.
-pub fn bundled_suites_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
-    // Shown relative to where the run started, when it is below it.
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| dir.strip_prefix(cwd).ok().map(Path::to_path_buf))
-        .unwrap_or(dir)
-}
-
 pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
@@ -128,10 +128,16 @@ pub fn main(args: RunArgs) -> ExitCode {
 }
 
 async fn run(args: RunArgs) -> ExitCode {
-    let paths = if args.paths.is_empty() {
-        vec![bundled_suites_dir()]
-    } else {
-        args.paths.clone()
+    // With no paths: the bundled suites, where a suite whose spec has no
+    // built-in server is skipped (without --target) rather than an error.
+    let bundled_root = args.paths.is_empty().then(|| {
+        args.bundled_suites
+            .clone()
+            .unwrap_or_else(crate::bundled::default_dir)
+    });
+    let paths = match &bundled_root {
+        Some(root) => vec![root.clone()],
+        None => args.paths.clone(),
     };
     let files = match collect(&paths) {
         Ok(f) => f,
@@ -172,9 +178,6 @@ async fn run(args: RunArgs) -> ExitCode {
         },
         None => None,
     };
-
-    // One target per spec: the given one, or the spec's built-in server.
-    let mut by_spec: BTreeMap<String, Vec<Arc<Suite>>> = BTreeMap::new();
     if let Some(name) = &args.case {
         suites.retain(|s| s.cases.iter().any(|c| &c.name == name));
         if suites.is_empty() {
@@ -182,6 +185,31 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let skipped = if target.is_none() {
+        match without_server(&mut suites, &args.paths, bundled_root.as_deref()) {
+            Ok(skipped) => skipped,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    if let (Some(address), Some(limit)) = (&target, args.wait) {
+        if let Err(e) = crate::wait::until_reachable(address, limit).await {
+            eprintln!(
+                "error: cannot reach the target {address}: nothing accepted a connection in {} \
+                 of trying (last attempt: {e}); check that the server is started and listens \
+                 there, or give --wait more time",
+                crate::wait::show(limit)
+            );
+            return ExitCode::from(3);
+        }
+    }
+
+    // One target per spec: the given one, or the spec's built-in server.
+    let mut by_spec: BTreeMap<String, Vec<Arc<Suite>>> = BTreeMap::new();
     let search = Search {
         max_splits: args.max_splits,
         command_tail: command_tail(&args),
@@ -203,22 +231,17 @@ async fn run(args: RunArgs) -> ExitCode {
     for (spec, suites) in &by_spec {
         let (address, builtin) = match &target {
             Some(a) => (a.clone(), None),
-            None => {
-                let spec_key = Path::new(spec)
-                    .file_stem()
-                    .map_or(spec.clone(), |s| s.to_string_lossy().into_owned());
-                match targets::start(&spec_key).await {
-                    Ok(Some(b)) => (b.address.clone(), Some(b)),
-                    Ok(None) => {
-                        eprintln!("error: no built-in server for spec `{spec}`: give --target ADDR");
-                        return ExitCode::from(2);
-                    }
-                    Err(e) => {
-                        eprintln!("error: cannot start the built-in server for `{spec}`: {e}");
-                        return ExitCode::from(3);
-                    }
+            None => match targets::start(&crate::bundled::spec_key(spec)).await {
+                Ok(Some(b)) => (b.address.clone(), Some(b)),
+                Ok(None) => {
+                    eprintln!("error: no built-in server for spec `{spec}`: give --target ADDR");
+                    return ExitCode::from(2);
                 }
-            }
+                Err(e) => {
+                    eprintln!("error: cannot start the built-in server for `{spec}`: {e}");
+                    return ExitCode::from(3);
+                }
+            },
         };
         let name = match &builtin {
             Some(b) => format!("built-in {} ({})", b.name, b.address),
@@ -261,6 +284,9 @@ async fn run(args: RunArgs) -> ExitCode {
         duration: started.elapsed(),
     };
     print!("{}", report.summary());
+    for lines in &skipped {
+        print!("\n{lines}");
+    }
     if let Err(code) = write_reports(&report, args.junit.as_deref(), args.json.as_deref()) {
         return code;
     }
@@ -270,6 +296,62 @@ async fn run(args: RunArgs) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Takes out of `suites` those whose spec has no built-in server. Running
+/// the bundled suites (`bundled_root`), each such suite folder is skipped,
+/// and the lines saying how to run it come back; a suite named in `paths`
+/// is an error that says how to give it a server.
+fn without_server(
+    suites: &mut Vec<Arc<Suite>>,
+    paths: &[PathBuf],
+    bundled_root: Option<&Path>,
+) -> Result<Vec<String>, String> {
+    let has_server = |s: &Suite| targets::server_for(&crate::bundled::spec_key(&s.spec_name)).is_some();
+    let (lacking, kept): (Vec<_>, Vec<_>) = suites.drain(..).partition(|s| !has_server(s));
+    *suites = kept;
+    if let Some(root) = bundled_root {
+        // One note per suite folder and spec, in listing order.
+        let mut seen: Vec<(PathBuf, &str)> = Vec::new();
+        let mut notes = Vec::new();
+        for s in &lacking {
+            let dir = crate::bundled::suite_dir(root, &s.path);
+            if seen.iter().any(|(d, spec)| *d == dir && *spec == s.spec_name) {
+                continue;
+            }
+            let peer = crate::bundled::peer_script(&s.path, &dir);
+            notes.push(crate::bundled::skipped(&dir, &s.spec_name, peer.as_deref()));
+            seen.push((dir, &s.spec_name));
+        }
+        return Ok(notes);
+    }
+    let mut errors = Vec::new();
+    let mut specs: Vec<&str> = lacking.iter().map(|s| s.spec_name.as_str()).collect();
+    specs.sort_unstable();
+    specs.dedup();
+    for spec in specs {
+        let of_spec: Vec<&Arc<Suite>> = lacking.iter().filter(|s| s.spec_name == spec).collect();
+        // The paths named that hold this spec's suites, and a peer script
+        // beside one of them.
+        let named: Vec<&Path> = paths
+            .iter()
+            .filter(|p| of_spec.iter().any(|s| s.path.starts_with(p)))
+            .map(PathBuf::as_path)
+            .collect();
+        let peer = of_spec.iter().find_map(|s| {
+            let top = named.iter().find(|p| s.path.starts_with(p)).copied()?;
+            crate::bundled::peer_script(&s.path, top)
+        });
+        errors.push(crate::bundled::no_server(
+            spec,
+            peer.as_deref().map(|p| (p, named.clone())),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(Vec::new())
+    } else {
+        Err(errors.join("\n"))
     }
 }
 

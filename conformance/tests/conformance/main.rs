@@ -1,6 +1,7 @@
 //! The conformance crate's integration tests, one module per area.
 
 mod broken;
+mod bundled;
 mod cli;
 mod docs;
 mod graph;
@@ -8,6 +9,7 @@ mod record;
 mod serve;
 mod sweep;
 mod transcript;
+mod wait;
 
 use std::path::PathBuf;
 

@@ -59,7 +59,9 @@ pub(crate) use {ensure, ensure_eq};
 pub type Outcome = Result<(), Failed>;
 
 mod in_process;
+mod peer;
 pub use in_process::*;
+pub use peer::*;
 
 // ---------------------------------------------------------------------------
 // Programs and skipping
@@ -86,10 +88,15 @@ pub enum Program {
     Pymemcache,
     PythonMemcached,
     Pylibmc,
+    /// Redis 7, run by the redis suite's `peer` script.
+    RedisServer,
+    /// pymodbus at the version pinned in `conformance/suites/modbus/setup-venv`,
+    /// in the venv that script makes (and `.ci/run` runs): the modbus peer.
+    Pymodbus,
 }
 
 /// How many [`Program`]s there are.
-const PROGRAMS: usize = 14;
+const PROGRAMS: usize = 16;
 
 impl Program {
     pub fn name(self) -> &'static str {
@@ -108,6 +115,8 @@ impl Program {
             Program::Pymemcache => "pymemcache",
             Program::PythonMemcached => "python-memcached",
             Program::Pylibmc => "pylibmc",
+            Program::RedisServer => "redis-server",
+            Program::Pymodbus => "pymodbus",
         }
     }
 
@@ -124,7 +133,10 @@ impl Program {
             | Program::Memcflush
             | Program::Memcslap
             | Program::Memcaslap => "libmemcached-tools",
-            Program::Pymemcache | Program::PythonMemcached | Program::Pylibmc => "python3-venv",
+            Program::Pymemcache | Program::PythonMemcached | Program::Pylibmc | Program::Pymodbus => {
+                "python3-venv"
+            }
+            Program::RedisServer => "redis-server",
         }
     }
 
@@ -142,6 +154,7 @@ impl Program {
                 Program::Pymemcache => python_module("pymemcache", "pymemcache.__version__ == '4.0.0'"),
                 Program::PythonMemcached => python_module("memcache", "memcache.__version__ == '1.62'"),
                 Program::Pylibmc => python_module("pylibmc", "True"),
+                Program::Pymodbus => modbus_venv(),
                 _ => search_path(self.name()),
             })
             .clone()
@@ -153,6 +166,13 @@ impl Program {
     }
 
     fn missing(self) -> String {
+        if self == Program::Pymodbus {
+            return format!(
+                "the modbus peer's venv has no pymodbus at its pinned version: make it with \
+                 {} (.ci/run does)",
+                suites_dir().join("modbus/setup-venv").display()
+            );
+        }
         if let Some(import) = self.python_import() {
             return format!(
                 "`{}` cannot `import {import}` at its pinned version (.ci/run makes that venv: \
@@ -202,6 +222,19 @@ fn python_module(module: &str, check: &str) -> Option<PathBuf> {
         .status()
         .is_ok_and(|s| s.success());
     ok.then_some(python)
+}
+
+/// The modbus peer's python, if `setup-venv --check` finds its venv ready
+/// (the script holds the pin, and where the venv is).
+fn modbus_venv() -> Option<PathBuf> {
+    let out = Command::new(suites_dir().join("modbus/setup-venv"))
+        .arg("--check")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let python = String::from_utf8(out.stdout).ok()?;
+    out.status.success().then(|| PathBuf::from(python.trim_end()))
 }
 
 fn search_path(name: &str) -> Option<PathBuf> {
@@ -292,17 +325,14 @@ pub fn free_port() -> Result<u16, Failed> {
     Err("no free loopback port".into())
 }
 
-/// Whether this process runs as root (the owner of `/proc/self`).
-fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-/// A started program, killed (by its PID) and reaped when dropped.
+/// A started program, killed (by its PID) and reaped when dropped; one
+/// started in a process group of its own ([`Process::spawn_group`]) is
+/// stopped with its whole group.
 pub struct Process {
     child: Child,
     what: String,
     log: PathBuf,
+    group: bool,
 }
 
 impl Process {
@@ -330,16 +360,38 @@ impl Process {
         }
     }
 
-    pub fn spawn(what: String, mut cmd: Command, log: PathBuf) -> Result<Process, Failed> {
+    pub fn spawn(what: String, cmd: Command, log: PathBuf) -> Result<Process, Failed> {
+        Process::start(what, cmd, log, false)
+    }
+
+    /// Starts `cmd` as the leader of a new process group: a script and the
+    /// server it starts. Dropping it sends SIGTERM to the group, so that the
+    /// script can stop its server and remove its files, and SIGKILL to
+    /// whatever is left after [`STOP_GRACE`].
+    pub fn spawn_group(what: String, cmd: Command, log: PathBuf) -> Result<Process, Failed> {
+        Process::start(what, cmd, log, true)
+    }
+
+    fn start(what: String, mut cmd: Command, log: PathBuf, group: bool) -> Result<Process, Failed> {
+        use std::os::unix::process::CommandExt;
         let out = std::fs::File::create(&log)?;
         cmd.stdin(Stdio::null()).stdout(out.try_clone()?).stderr(out);
+        if group {
+            cmd.process_group(0);
+        }
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {what} ({cmd:?}): {e}"))?;
-        Ok(Process { child, what, log })
+        Ok(Process {
+            child,
+            what,
+            log,
+            group,
+        })
     }
 
-    fn log(&self) -> String {
+    /// The last lines of what the process printed.
+    pub fn log(&self) -> String {
         let text = std::fs::read(&self.log).unwrap_or_default();
         let text = String::from_utf8_lossy(&text);
         let lines: Vec<&str> = text.lines().collect();
@@ -347,8 +399,17 @@ impl Process {
     }
 
     /// Waits until `probe` succeeds, while the process lives, within `STARTUP`.
-    pub fn wait_ready(&mut self, mut probe: impl FnMut() -> io::Result<()>) -> Result<(), String> {
-        let deadline = Instant::now() + STARTUP;
+    pub fn wait_ready(&mut self, probe: impl FnMut() -> io::Result<()>) -> Result<(), String> {
+        self.wait_ready_within(STARTUP, probe)
+    }
+
+    /// Waits until `probe` succeeds, while the process lives, within `limit`.
+    pub fn wait_ready_within(
+        &mut self,
+        limit: Duration,
+        mut probe: impl FnMut() -> io::Result<()>,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
                 return Err(format!(
@@ -373,7 +434,7 @@ impl Process {
                 }
                 Err(e) if Instant::now() > deadline => {
                     return Err(format!(
-                        "{} did not answer within {STARTUP:?} (last attempt: {e}); its log:\n{}",
+                        "{} did not answer within {limit:?} (last attempt: {e}); its log:\n{}",
                         self.what,
                         self.log()
                     ));
@@ -387,9 +448,36 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        if self.group {
+            let group = self.child.id();
+            signal_group(group, "TERM");
+            let deadline = Instant::now() + STOP_GRACE;
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                thread::sleep(Duration::from_millis(20));
+            }
+            // The leader is reaped only now, so its ID cannot have been
+            // handed to another group meanwhile.
+            signal_group(group, "KILL");
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How long a process group gets to stop after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Sends `signal` (TERM, KILL) to every process of the group `group`. std
+/// sends only SIGKILL, to one process, and unsafe code (libc's `kill`) is
+/// forbidden here: the shell's `kill` does it.
+fn signal_group(group: u32, signal: &str) {
+    let _ = Command::new("sh")
+        .args(["-c", r#"kill -s "$1" -- "-$2" 2>/dev/null"#, "sh", signal])
+        .arg(group.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// A blocking loopback connection with time limits on every operation.
@@ -427,212 +515,6 @@ pub fn read_until(s: &mut TcpStream, end: &[u8]) -> io::Result<Vec<u8>> {
         out.extend_from_slice(&buf[..n]);
     }
     Ok(out)
-}
-
-// ---------------------------------------------------------------------------
-// memcached
-
-/// A memcached on 127.0.0.1, killed when dropped.
-pub struct Memcached {
-    pub port: u16,
-    _process: Process,
-    _dir: tempfile::TempDir,
-}
-
-impl Memcached {
-    pub fn start() -> Result<Memcached, Failed> {
-        Memcached::start_with(&[])
-    }
-
-    /// Starts memcached with `extra` arguments (e.g. `-I 2m`).
-    pub fn start_with(extra: &[&str]) -> Result<Memcached, Failed> {
-        Memcached::start_on("127.0.0.1", extra)
-    }
-
-    /// Starts memcached listening on `interfaces` (memcached's `-l`, which
-    /// must include 127.0.0.1: readiness is checked there).
-    pub fn start_on(interfaces: &str, extra: &[&str]) -> Result<Memcached, Failed> {
-        let exe = Program::Memcached.path()?;
-        let mut last = String::new();
-        for _ in 0..START_ATTEMPTS {
-            let port = free_port()?;
-            let dir = tempfile::tempdir()?;
-            let mut cmd = Command::new(&exe);
-            cmd.args(["-l", interfaces, "-p", &port.to_string()])
-                .args(["-U", "0", "-t", "2", "-m", "64", "-u", "nobody"])
-                .args(extra);
-            let mut process =
-                Process::spawn(format!("memcached on port {port}"), cmd, dir.path().join("log"))?;
-            match process.wait_ready(|| memcached_answers(port)) {
-                Ok(()) => {
-                    return Ok(Memcached {
-                        port,
-                        _process: process,
-                        _dir: dir,
-                    })
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(format!("memcached did not start: {last}").into())
-    }
-
-    pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// A raw connection for setting things up.
-    pub fn raw(&self) -> Result<RawMemcached, Failed> {
-        Ok(RawMemcached {
-            s: connect(self.port)?,
-        })
-    }
-}
-
-fn memcached_answers(port: u16) -> io::Result<()> {
-    let mut s = connect(port)?;
-    s.set_read_timeout(Some(Duration::from_secs(1)))?;
-    s.write_all(b"version\r\n")?;
-    let line = read_until(&mut s, b"\r\n")?;
-    if line.starts_with(b"VERSION ") {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "`version` answered {:?}",
-            line.escape_ascii().to_string()
-        )))
-    }
-}
-
-/// memcached's text protocol spoken by hand over a plain socket, to set
-/// values up (and to read what memcached says, for comparison).
-pub struct RawMemcached {
-    s: TcpStream,
-}
-
-impl RawMemcached {
-    /// A connection to a memcached (or a server speaking its protocol) on
-    /// 127.0.0.1:`port`.
-    pub fn connect(port: u16) -> Result<RawMemcached, Failed> {
-        Ok(RawMemcached { s: connect(port)? })
-    }
-
-    /// Sends `request` and reads until the reply ends with `end`.
-    pub fn exchange(&mut self, request: &[u8], end: &[u8]) -> Result<Vec<u8>, Failed> {
-        self.s.write_all(request)?;
-        Ok(read_until(&mut self.s, end)?)
-    }
-
-    /// `set KEY FLAGS 0 LEN` with `data`; fails unless memcached says `STORED`.
-    pub fn set(&mut self, key: &str, flags: u32, data: &[u8]) -> Outcome {
-        let mut req = format!("set {key} {flags} 0 {}\r\n", data.len()).into_bytes();
-        req.extend_from_slice(data);
-        req.extend_from_slice(b"\r\n");
-        let reply = self.exchange(&req, b"\r\n")?;
-        ensure!(
-            reply == b"STORED\r\n",
-            "setting `{}` ({} bytes): memcached answered {:?}",
-            abbreviate(key.as_bytes()),
-            data.len(),
-            reply.escape_ascii().to_string()
-        );
-        Ok(())
-    }
-}
-
-// ---------------------------------------------------------------------------
-// xinetd
-
-/// An xinetd serving its internal daytime and echo on 127.0.0.1.
-pub struct Xinetd {
-    pub daytime_port: u16,
-    pub echo_port: u16,
-    _process: Process,
-    _dir: tempfile::TempDir,
-}
-
-impl Xinetd {
-    pub fn start() -> Result<Xinetd, Failed> {
-        let exe = Program::Xinetd.path()?;
-        let mut last = String::new();
-        for _ in 0..START_ATTEMPTS {
-            let (daytime_port, echo_port) = (free_port()?, free_port()?);
-            let dir = tempfile::tempdir()?;
-            let conf = dir.path().join("xinetd.conf");
-            std::fs::write(&conf, xinetd_config(daytime_port, echo_port))?;
-            let mut cmd = Command::new(&exe);
-            cmd.arg("-dontfork")
-                .arg("-f")
-                .arg(&conf)
-                .arg("-pidfile")
-                .arg(dir.path().join("xinetd.pid"))
-                .arg("-filelog")
-                .arg(dir.path().join("xinetd.log"));
-            let mut process = Process::spawn(
-                format!("xinetd (daytime on {daytime_port}, echo on {echo_port})"),
-                cmd,
-                dir.path().join("output"),
-            )?;
-            let ready = process.wait_ready(|| {
-                let mut s = connect(daytime_port)?;
-                let line = read_to_close(&mut s)?;
-                if !line.ends_with(b"\r\n") {
-                    return Err(io::Error::other(format!(
-                        "daytime sent {:?}",
-                        line.escape_ascii().to_string()
-                    )));
-                }
-                let mut s = connect(echo_port)?;
-                s.write_all(b"probe\r\n")?;
-                let mut back = [0u8; 7];
-                s.read_exact(&mut back)?;
-                if &back != b"probe\r\n" {
-                    return Err(io::Error::other("echo sent back other bytes"));
-                }
-                Ok(())
-            });
-            match ready {
-                Ok(()) => {
-                    return Ok(Xinetd {
-                        daytime_port,
-                        echo_port,
-                        _process: process,
-                        _dir: dir,
-                    })
-                }
-                Err(e) => {
-                    let log = std::fs::read_to_string(dir.path().join("xinetd.log")).unwrap_or_default();
-                    last = format!("{e}\nxinetd.log:\n{log}");
-                }
-            }
-        }
-        Err(format!("xinetd did not start: {last}").into())
-    }
-
-    pub fn daytime_addr(&self) -> String {
-        format!("127.0.0.1:{}", self.daytime_port)
-    }
-
-    pub fn echo_addr(&self) -> String {
-        format!("127.0.0.1:{}", self.echo_port)
-    }
-}
-
-fn xinetd_config(daytime_port: u16, echo_port: u16) -> String {
-    // `user` is only allowed (and needed) when xinetd runs as root.
-    let user = if is_root() { "    user        = root\n" } else { "" };
-    let service = |name: &str, port: u16| {
-        format!(
-            "service {name}\n{{\n    type        = INTERNAL UNLISTED\n    id          = {name}-stream\n    \
-             socket_type = stream\n    protocol    = tcp\n    port        = {port}\n    bind        = \
-             127.0.0.1\n    wait        = no\n{user}}}\n"
-        )
-    };
-    format!(
-        "defaults\n{{\n    cps = 100000 1\n}}\n{}{}",
-        service("daytime", daytime_port),
-        service("echo", echo_port)
-    )
 }
 
 // ---------------------------------------------------------------------------

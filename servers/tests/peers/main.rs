@@ -1,7 +1,9 @@
 //! Tests against real peers on loopback: the generated clients against a real
 //! memcached and xinetd's daytime and echo, and the reference servers against
 //! real clients (`nc`, a plain socket writing one byte at a time, the example
-//! binaries).
+//! binaries). `broken_proxy::BrokenProxy` stands between a client and a real
+//! server and breaks the server's bytes in one place, to show that a suite
+//! catches what it breaks.
 //!
 //! ```text
 //! cargo test -p protospec-servers --test peers
@@ -9,9 +11,14 @@
 //! ```
 //!
 //! Every peer a trial needs is started by the trial itself, on a free port of
-//! 127.0.0.1, and killed by its PID when the trial ends (also when it fails or
-//! panics): `memcached` (package memcached), `xinetd` (package xinetd) with
-//! its internal daytime and echo services, `nc` (package netcat-openbsd),
+//! 127.0.0.1, and stopped when the trial ends (also when it fails or panics).
+//! The servers the bundled suites are written against start through the
+//! suites' `peer` scripts (`conformance/suites/<suite>/peer`, run in a
+//! process group of their own that gets SIGTERM, then SIGKILL): `memcached`
+//! (package memcached), `xinetd` (package xinetd) with its internal daytime
+//! and echo services, `redis-server` (package redis-server) and the modbus
+//! peer (pymodbus, in the venv `conformance/suites/modbus/setup-venv`
+//! makes). Other programs are run directly: `nc` (package netcat-openbsd),
 //! `memcached-tool` (shipped with memcached, run by perl), `memcstat`,
 //! `memcdump`, `memccp`, `memccat`, `memcflush`, `memcslap` and `memcaslap`
 //! (package libmemcached-tools). The programs are looked up on `PATH` and in
@@ -30,12 +37,14 @@
 //! Every network wait has a time limit, so a hung peer fails its trial rather
 //! than the run.
 
+mod broken_proxy;
 mod clients;
 mod harness;
 mod hostile;
 mod inetd;
 mod load;
 mod memcached;
+mod peer_scripts;
 mod record;
 mod servers;
 mod suites;
@@ -48,7 +57,9 @@ fn main() {
     let args = Arguments::from_args();
     let mut trials = vec![Trial::test("harness::daytime_check", daytime_check)];
     trials.extend(memcached::trials());
+    trials.extend(broken_proxy::trials());
     trials.extend(inetd::trials());
+    trials.extend(peer_scripts::trials());
     trials.extend(servers::trials());
     trials.extend(suites::trials());
     trials.extend(record::trials());

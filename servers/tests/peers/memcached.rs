@@ -321,7 +321,7 @@ fn host_name() -> Outcome {
 
 /// `[::1]:PORT`, memcached listening on both loopbacks.
 fn ipv6() -> Outcome {
-    let mc = Memcached::start_on("127.0.0.1,[::1]", &[])?;
+    let mc = Memcached::start_with(&["-l", "[::1]"])?;
     mc.raw()?.set("k", 1, b"over IPv6")?;
     harness::block_on(LIMIT, async {
         let ready = client::connect(&format!("[::1]:{}", mc.port)).await?;
