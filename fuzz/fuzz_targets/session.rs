@@ -26,7 +26,16 @@ use protocol_runtime::Message;
 use protospec_fuzz::Chunks;
 
 // New specs go at the end: a seed picks its spec by index.
-const SPECS: [&str; 7] = ["daytime", "echo", "greeting", "memcached_get", "memcached", "spaced", "modbus"];
+const SPECS: [&str; 8] = [
+    "daytime",
+    "echo",
+    "greeting",
+    "memcached_get",
+    "memcached",
+    "spaced",
+    "modbus",
+    "redis",
+];
 
 /// What a tokenizer that skips empty tokens reads, as the language writes
 /// it: runs of spaces, lines ending in LF with or without CR (a CR alone in
@@ -103,6 +112,12 @@ fn canned(spec: &str) -> &'static [(&'static str, &'static [u8])] {
                 b"\x00\x04\x00\x00\x00\x09\x01\x0f\x00\x14\x00\x0a\x02\xcd\x01",
             ),
             ("WriteSingleCoil", b"\x00\x05\x00\x00\x00\x06\x01\x05\x00\x03\xff\x00"),
+        ],
+        "redis" => &[
+            ("Command", b"*1\r\n$4\r\nPING\r\n"),
+            ("Command", b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n\r\n\r\n"),
+            ("Command", b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"),
+            ("Inline", b"PING\r\n"),
         ],
         _ => &[],
     }

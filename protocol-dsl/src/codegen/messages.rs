@@ -40,7 +40,10 @@ pub(super) fn field_code(cx: &Context, message: &Message, index: usize, f: &Fiel
             }
         };
     }
-    let base = rust_type(cx, &f.ty);
+    // A struct holding a value of its own type (through others) boxes it;
+    // messages are no types, and never need to.
+    let container = cx.protocol.types.iter().position(|t| t.name == message.name);
+    let base = rust_type(cx, &f.ty, container);
     let ty = if f.optional {
         quote!(::std::option::Option<#base>)
     } else {
@@ -54,11 +57,11 @@ pub(super) fn field_code(cx: &Context, message: &Message, index: usize, f: &Fiel
     }
 }
 
-fn rust_type(cx: &Context, t: &FieldType) -> TokenStream {
+fn rust_type(cx: &Context, t: &FieldType, container: Option<usize>) -> TokenStream {
     match t {
         FieldType::Type(id) => {
             let name = type_ident(&cx.protocol.types[*id].name);
-            if super::types::recursive(cx.protocol, *id) {
+            if container.is_some_and(|c| *id == c || super::types::reaches(cx.protocol, *id, c)) {
                 // A value holding itself directly would have no size.
                 quote!(::std::boxed::Box<#name>)
             } else {
@@ -86,7 +89,7 @@ fn rust_type(cx: &Context, t: &FieldType) -> TokenStream {
         FieldType::Sized { text: false, .. } => quote!(rt::bytes::Bytes),
         FieldType::Flag => quote!(bool),
         FieldType::Array { item, .. } | FieldType::List { item, .. } => {
-            let item = rust_type(cx, item);
+            let item = rust_type(cx, item, container);
             quote!(::std::vec::Vec<#item>)
         }
         // Choices get an enum of their own (see `field_code`).

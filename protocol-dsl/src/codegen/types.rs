@@ -109,8 +109,8 @@ pub(super) fn generate(cx: &Context) -> TokenStream {
     out
 }
 
-/// Whether a value of type `t` may hold another of type `t`.
-pub(super) fn recursive(p: &Protocol, t: usize) -> bool {
+/// Whether a value of type `from` may hold one of type `to`.
+pub(super) fn reaches(p: &Protocol, from: usize, to: usize) -> bool {
     let contains = |u: usize| -> Vec<usize> {
         match &p.types[u].kind {
             TypeKind::Choice(bs) => bs.clone(),
@@ -129,9 +129,9 @@ pub(super) fn recursive(p: &Protocol, t: usize) -> bool {
         }
     };
     let mut seen = vec![false; p.types.len()];
-    let mut stack = contains(t);
+    let mut stack = contains(from);
     while let Some(u) = stack.pop() {
-        if u == t {
+        if u == to {
             return true;
         }
         if !seen[u] {

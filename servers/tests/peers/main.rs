@@ -44,9 +44,11 @@ mod hostile;
 mod inetd;
 mod load;
 mod memcached;
+mod modbus;
 mod peer_scripts;
 mod record;
 mod servers;
+mod structured;
 mod suites;
 
 use libtest_mimic::{Arguments, Trial};
@@ -58,6 +60,8 @@ fn main() {
     let mut trials = vec![Trial::test("harness::daytime_check", daytime_check)];
     trials.extend(memcached::trials());
     trials.extend(broken_proxy::trials());
+    trials.extend(modbus::trials());
+    trials.extend(structured::trials());
     trials.extend(inetd::trials());
     trials.extend(peer_scripts::trials());
     trials.extend(servers::trials());
