@@ -1,5 +1,6 @@
 //! The redis (RESP2) and modbus suites against redis-server and pymodbus,
-//! started by their `peer` scripts: every split mode, each run twice against
+//! started by their `peer` scripts: every split mode (sweeps of at most 32
+//! cut points per case), each run twice against
 //! one peer process (so the suites hold up against state they left); then
 //! the same suites against a `BrokenProxy` in front of the peer that
 //! corrupts a length, a count or a tag, or drops a message: each must fail.
@@ -8,7 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use conformance::runner::{run_case, Outcome as CaseOutcome, RunConfig, Split};
+use conformance::runner::sweep::{run_case_searching, Search};
+use conformance::runner::{Outcome as CaseOutcome, RunConfig, Split};
 use conformance::transcript::{self, Suite};
 use libtest_mimic::{Failed, Trial};
 use protocol_runtime::layout::Role;
@@ -102,7 +104,8 @@ fn suites(spec: &str) -> Result<Vec<Arc<Suite>>, Failed> {
         .collect()
 }
 
-/// Runs every case once; the failures' reports, and how many cases ran.
+/// Runs every case once (under `sweep`, once per cut point, at most 32);
+/// the failures' reports, and how many cases ran.
 async fn failures(suites: &[Arc<Suite>], target: &str, split: Split, prefix: &str) -> (Vec<String>, usize) {
     let cfg = RunConfig {
         target: Address::Tcp(target.to_string()),
@@ -117,7 +120,11 @@ async fn failures(suites: &[Arc<Suite>], target: &str, split: Split, prefix: &st
     for s in suites {
         for c in &s.cases {
             count += 1;
-            let r = run_case(s, c, &cfg).await;
+            let search = Search {
+                max_splits: 32,
+                command_tail: String::new(),
+            };
+            let r = run_case_searching(s, c, &cfg, &search).await;
             match &r.outcome {
                 CaseOutcome::Failed(f) => failed.push(format!(
                     "{}:{} {}: expected {}, got {}",
@@ -143,6 +150,7 @@ fn every_split(spec: &str) -> Outcome {
             Split::Random(1),
             Split::Random(2),
             Split::Coalesce,
+            Split::Sweep,
         ];
         for split in splits {
             for round in 0..2 {
