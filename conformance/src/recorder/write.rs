@@ -209,11 +209,18 @@ fn struct_value(types: &[TypeDef], t: usize, v: &Value, named: bool) -> String {
     let Some(layout) = def.layout() else {
         return format!("{v:?}");
     };
-    let shown: Vec<String> = layout
+    let users: Vec<_> = layout
         .fields
         .iter()
         .zip(fields)
         .filter(|(d, _)| !d.derived)
+        .collect();
+    if let ([(d, v)], false) = (users.as_slice(), named) {
+        // One field: written alone, as transcripts allow (`args: ["GET", "k"]`).
+        return value_in(types, &d.ty, v);
+    }
+    let shown: Vec<String> = users
+        .iter()
         .map(|(d, v)| format!("{}: {}", d.name, value_in(types, &d.ty, v)))
         .collect();
     match (named, shown.is_empty()) {

@@ -90,13 +90,16 @@ pub enum Program {
     Pylibmc,
     /// Redis 7, run by the redis suite's `peer` script.
     RedisServer,
+    /// Redis's command-line client (package redis-tools, which redis-server
+    /// depends on).
+    RedisCli,
     /// pymodbus at the version pinned in `conformance/suites/modbus/setup-venv`,
     /// in the venv that script makes (and `.ci/run` runs): the modbus peer.
     Pymodbus,
 }
 
 /// How many [`Program`]s there are.
-const PROGRAMS: usize = 16;
+const PROGRAMS: usize = 17;
 
 impl Program {
     pub fn name(self) -> &'static str {
@@ -116,6 +119,7 @@ impl Program {
             Program::PythonMemcached => "python-memcached",
             Program::Pylibmc => "pylibmc",
             Program::RedisServer => "redis-server",
+            Program::RedisCli => "redis-cli",
             Program::Pymodbus => "pymodbus",
         }
     }
@@ -137,6 +141,7 @@ impl Program {
                 "python3-venv"
             }
             Program::RedisServer => "redis-server",
+            Program::RedisCli => "redis-tools",
         }
     }
 

@@ -16,7 +16,7 @@ use protocol_runtime::layout::Role;
 use protocol_runtime::transport::{Address, Listener};
 use tokio::sync::{mpsc, watch};
 
-use crate::harness::{self, ensure, Memcached, Outcome, Program, Xinetd};
+use crate::harness::{self, ensure, Memcached, Outcome, Peer, Program, Xinetd};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -31,6 +31,11 @@ pub fn trials() -> Vec<Trial> {
             "record::nc_on_memcached_replays",
             &[Program::Memcached, Program::Nc],
             nc_on_memcached,
+        ),
+        harness::trial(
+            "record::redis_cli_on_redis_replays",
+            &[Program::RedisServer, Program::RedisCli],
+            redis_cli_on_redis,
         ),
         harness::trial(
             "record::nc_on_xinetd_daytime_replays",
@@ -188,6 +193,48 @@ fn nc_on_memcached() -> Outcome {
     ensure!(
         failures.is_empty(),
         "the recording fails against memcached: {failures:?}\n{text}"
+    );
+    Ok(())
+}
+
+/// redis-cli's commands and redis's nested replies, recorded: written with
+/// the one-field shorthand and named branches, replayed green.
+fn redis_cli_on_redis() -> Outcome {
+    let redis = Peer::start("redis")?;
+    let text = record("redis", redis.addr(), 3, |port| {
+        for args in [
+            &["RPUSH", "rec:l", "a", "b"][..],
+            &["LRANGE", "rec:l", "0", "-1"],
+            &["GET", "rec:missing"],
+        ] {
+            let mut cmd = Command::new(Program::RedisCli.path()?);
+            cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]).args(args);
+            let ran = harness::run(cmd, Vec::new(), LIMIT)?;
+            ensure!(ran.status.success(), "redis-cli: {}", ran.describe());
+        }
+        Ok(())
+    })?;
+    for line in [
+        "client Command { args: [\"RPUSH\", \"rec:l\", \"a\", \"b\"] }",
+        "server Reply { value: Array { items: [Bulk { data: \"a\" }, Bulk { data: \"b\" }] } }",
+        "server Reply { value: NullBulk }",
+    ] {
+        ensure!(text.contains(line), "no `{line}` in the recording:\n{text}");
+    }
+    // Against a fresh redis the recording replays green; against the one
+    // recorded, whose list is now 2 long, the RPUSH answers 4.
+    let fresh = Peer::start("redis")?;
+    let failures = replay(&text, fresh.addr())?;
+    ensure!(
+        failures.is_empty(),
+        "the recording fails against redis: {failures:?}\n{text}"
+    );
+    let failures = replay(&text, redis.addr())?;
+    ensure!(
+        failures
+            .first()
+            .is_some_and(|f| f.contains("expected #2 { 2 }, got #2 { 4 }")),
+        "the replay should fail on the list's new length: {failures:?}\n{text}"
     );
     Ok(())
 }
