@@ -24,6 +24,8 @@ pub enum Code {
     DuplicateName,
     /// A message used by the wrong role.
     WrongRole,
+    /// A named type none of whose values ends.
+    IllFounded,
     /// No initial state, or more than one.
     InitialState,
     /// A state no path from the initial state reaches.
@@ -58,6 +60,7 @@ impl Code {
         Code::UnknownName,
         Code::DuplicateName,
         Code::WrongRole,
+        Code::IllFounded,
         Code::InitialState,
         Code::UnreachableState,
         Code::NoWayOut,
@@ -81,6 +84,7 @@ impl Code {
             Code::UnknownName => "E0101",
             Code::DuplicateName => "E0102",
             Code::WrongRole => "E0103",
+            Code::IllFounded => "E0104",
             Code::InitialState => "E0201",
             Code::UnreachableState => "E0202",
             Code::NoWayOut => "E0203",

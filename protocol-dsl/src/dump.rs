@@ -167,9 +167,10 @@ fn linear(l: protocol_runtime::layout::Linear, layout: &MessageLayout) -> String
         .get(l.field as usize)
         .map_or("?", |f| f.name.as_str());
     let text = l.to_string();
-    match text.strip_prefix('f') {
-        Some(rest) => format!("{name}{rest}"),
-        None => text,
+    match (text.strip_prefix("(f"), text.strip_prefix('f')) {
+        (Some(rest), _) => format!("({name}{rest}"),
+        (None, Some(rest)) => format!("{name}{rest}"),
+        (None, None) => text,
     }
 }
 

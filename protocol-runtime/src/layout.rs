@@ -252,21 +252,25 @@ impl Linear {
 }
 
 impl fmt::Display for Linear {
-    /// Written with `f` for the field, as `f * 2 + 1` or `f / 2`.
+    /// Written with `f` for the field, as `f * 2 + 1`, `f / 2` or
+    /// `(f + 7) / 8`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("f")?;
+        let mut sum = String::from("f");
         if self.mul != 1 {
-            write!(f, " * {}", self.mul)?;
+            sum.push_str(&format!(" * {}", self.mul));
         }
         if self.add > 0 {
-            write!(f, " + {}", self.add)?;
+            sum.push_str(&format!(" + {}", self.add));
         } else if self.add < 0 {
-            write!(f, " - {}", -(self.add as i128))?;
+            sum.push_str(&format!(" - {}", -(self.add as i128)));
         }
-        if self.div != 1 {
-            write!(f, " / {}", self.div)?;
+        if self.div == 1 {
+            f.write_str(&sum)
+        } else if sum.contains(' ') {
+            write!(f, "({sum}) / {}", self.div)
+        } else {
+            write!(f, "{sum} / {}", self.div)
         }
-        Ok(())
     }
 }
 

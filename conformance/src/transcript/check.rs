@@ -595,6 +595,12 @@ impl Checker<'_> {
                 }
             },
             (ValueKind::Bool(b), FieldType::Flag) => Some(Value::Bool(*b)),
+            (ValueKind::Number(n), FieldType::Int(_) | FieldType::Bin(_))
+                if ty == &d.ty && d.constraint.as_ref().is_some_and(|set| !set.contains(*n)) =>
+            {
+                let set = d.constraint.as_ref().map(ToString::to_string).unwrap_or_default();
+                bad(self, &format!("a value in {set}"))
+            }
             (ValueKind::Number(n), FieldType::Int(k)) => {
                 if *n < k.min_value() || *n > k.max_value() as i128 {
                     return bad(

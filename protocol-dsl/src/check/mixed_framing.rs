@@ -51,7 +51,9 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
                 };
                 match &first {
                     None => first = Some((class, m, rule_span)),
-                    Some((c, fm, fspan)) if *c != class => {
+                    // A message's own first frames (the branches of a choice
+                    // it begins with) are the choice's check.
+                    Some((c, fm, fspan)) if *c != class && *fm != m => {
                         diags.push(
                         Diagnostic::new(
                             Code::MixedFraming,

@@ -14,6 +14,7 @@ mod raw_length;
 mod segmentation;
 mod text_position;
 mod unreachable;
+mod well_founded;
 
 use protocol_runtime::layout::{Framing, MessageLayout, Role, Segment};
 
@@ -29,6 +30,7 @@ const CHECKS: &[Check] = &[
     length_range::check,
     text_position::check,
     choices::check,
+    well_founded::check,
     segmentation::check,
     unreachable::check,
     no_way_out::check,

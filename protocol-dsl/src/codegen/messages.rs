@@ -103,14 +103,21 @@ fn rust_type(cx: &Context, t: &FieldType, container: Option<usize>) -> TokenStre
 pub(super) fn choice_enum_name(cx: &Context, message: &Message, f: &FieldDef) -> proc_macro2::Ident {
     let short = super::names::camel(&f.name);
     let p = cx.protocol;
+    let struct_fields = p
+        .types
+        .iter()
+        .filter_map(|t| t.layout())
+        .flat_map(|l| l.fields.iter());
     let shared = p
         .messages
         .iter()
         .flat_map(|m| m.layout.fields.iter())
+        .chain(struct_fields)
         .filter(|g| matches!(g.ty, FieldType::Choice(_)) && super::names::camel(&g.name) == short)
         .count()
         > 1;
     let taken = p.messages.iter().any(|m| super::names::camel(&m.name) == short)
+        || p.types.iter().any(|t| super::names::camel(&t.name) == short)
         || ["ClientMessage", "ServerMessage", "Client", "Server"].contains(&short.as_str());
     if shared || taken || short.is_empty() {
         type_ident(&format!("{}_{}", message.name, f.name))

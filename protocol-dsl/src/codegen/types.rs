@@ -72,7 +72,19 @@ pub(super) fn generate(cx: &Context) -> TokenStream {
                     .map(|b| type_ident(&cx.protocol.types[*b].name))
                     .collect();
                 let indices: Vec<usize> = (0..branches.len()).collect();
-                let first = &variants[0];
+                // The default is a branch that does not hold the choice
+                // again (a default that did would never end).
+                let me = cx
+                    .protocol
+                    .types
+                    .iter()
+                    .position(|u| u.name == t.name)
+                    .unwrap_or(usize::MAX);
+                let leaf = branches
+                    .iter()
+                    .position(|b| !reaches(cx.protocol, *b, me))
+                    .unwrap_or(0);
+                let first = &variants[leaf];
                 let tname = &t.name;
                 out.extend(quote! {
                     #[doc = #doc]
