@@ -158,12 +158,27 @@ pub enum Element {
         span: Span,
     },
     Group(Group),
+    /// `bits(byte) { kind: 4, _: 4 = 0 }`.
+    Bits {
+        carrier: Ident,
+        slices: Vec<BitSliceDecl>,
+        span: Span,
+    },
+}
+
+/// `qos: 2 in 0..=2`, `_: 4 = 0`: one slice of a `bits` element.
+#[derive(Debug, Clone)]
+pub struct BitSliceDecl {
+    pub name: Ident,
+    pub width: u64,
+    pub constraint: Option<Constraint>,
+    pub span: Span,
 }
 
 impl Element {
     pub fn span(&self) -> Span {
         match self {
-            Element::Literal { span, .. } | Element::Field { span, .. } => *span,
+            Element::Literal { span, .. } | Element::Field { span, .. } | Element::Bits { span, .. } => *span,
             Element::Group(g) => g.span,
         }
     }

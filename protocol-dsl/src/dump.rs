@@ -193,6 +193,7 @@ fn ty(t: &FieldType) -> String {
         FieldType::Int(k) => k.name(),
         FieldType::Bin(b) => b.name(),
         FieldType::Type(t) => format!("type#{t}"),
+        FieldType::Bit { width } => format!("bit({width})"),
         FieldType::Sized { len, max, text } => {
             format!("{}({len}, max {max})", if *text { "text" } else { "bytes" })
         }
@@ -294,6 +295,22 @@ fn pattern_text(p: &Pattern, layout: &MessageLayout) -> String {
                     ),
                     None => inner,
                 }
+            }
+            ItemKind::Bits { carrier, slices } => {
+                let parts: Vec<String> = slices
+                    .iter()
+                    .map(|s| {
+                        let name = s
+                            .field
+                            .and_then(|id| layout.fields.get(id as usize))
+                            .map_or("_", |f| f.name.as_str());
+                        match s.constant {
+                            Some(c) => format!("{name}: {} = {c}", s.width),
+                            None => format!("{name}: {}", s.width),
+                        }
+                    })
+                    .collect();
+                format!("bits({}) {{ {} }}", carrier.name(), parts.join(", "))
             }
             ItemKind::Repeat { pattern, min } => {
                 format!(

@@ -170,6 +170,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::struct_decl | Rule::kw_struct => "`struct`",
         Rule::choice_decl | Rule::kw_choice => "`choice`",
         Rule::kw_in => "`in`",
+        Rule::bits | Rule::kw_bits => "`bits`",
+        Rule::bit_slice => "a slice",
         Rule::duration => "a duration such as `30s`",
         Rule::port_decl | Rule::kw_port => "`port`",
         Rule::framing_decl | Rule::kw_framing => "`framing`",
@@ -424,6 +426,31 @@ impl Builder<'_> {
                 }
             }
             Rule::group => Element::Group(self.group(pair)),
+            Rule::bits => {
+                let mut inner = pair.into_inner();
+                inner.next(); // kw_bits
+                let carrier = self.ident(inner.next().expect("grammar: bits carrier"));
+                let slices = inner
+                    .map(|slice| {
+                        let ssp = span(&slice);
+                        let mut si = slice.into_inner();
+                        let name = self.ident(si.next().expect("grammar: slice name"));
+                        let width = self.number(si.next().expect("grammar: slice width"));
+                        let constraint = si.next().map(|c| self.constraint(c));
+                        BitSliceDecl {
+                            name,
+                            width,
+                            constraint,
+                            span: ssp,
+                        }
+                    })
+                    .collect();
+                Element::Bits {
+                    carrier,
+                    slices,
+                    span: sp,
+                }
+            }
             Rule::marked_string => {
                 let (bytes, mark, lit_span) = self.marked_string(pair);
                 Element::Group(Group {

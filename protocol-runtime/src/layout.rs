@@ -213,6 +213,27 @@ impl BinInt {
     }
 }
 
+/// One slice of a `bits(...)` item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BitSlice {
+    pub width: u8,
+    /// The field the slice fills; `None` for a constant or a `_` slice.
+    pub field: Option<FieldId>,
+    /// `= c`: the slice's value, checked when reading and written; `_`
+    /// without one is any value when reading and 0 when writing.
+    pub constant: Option<u64>,
+}
+
+impl BitSlice {
+    pub fn mask(&self) -> u64 {
+        if self.width >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.width) - 1
+        }
+    }
+}
+
 /// A size or count computed from a field read before it:
 /// `(field * mul + add) / div`, where the division must be exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -292,6 +313,9 @@ pub enum FieldType {
     /// Exactly as many bytes as an earlier field says (`bytes(n)`,
     /// `text(len - 1)`): UTF-8 text with `text`, else a byte string.
     Sized { len: Linear, max: usize, text: bool },
+    /// A slice of a `bits(...)` carrier, `width` bits wide: a flag (`bool`)
+    /// when 1, an unsigned integer otherwise.
+    Bit { width: u8 },
     /// A value of a named type (`struct` or `choice`), read by a
     /// [`Framing::Nested`] part of its own.
     Type(TypeId),
@@ -491,6 +515,9 @@ pub enum ItemKind {
     Optional { flag: Option<FieldId>, pattern: Pattern },
     /// One of several field-less parts, longest match first.
     Alternatives(Vec<Pattern>),
+    /// `bits(byte) { kind: 4, flags: 4 }`: a binary integer cut into
+    /// slices from its most significant bit down, in the order written.
+    Bits { carrier: BinInt, slices: Vec<BitSlice> },
     /// A field-less part repeated: `" "+` (`min` 1) or `" "*` (`min` 0).
     /// The decoder takes as many rounds as let the rest of the frame match,
     /// most first; the encoder writes `min` rounds.

@@ -563,6 +563,12 @@ impl Checker<'_> {
         };
         match (&v.kind, ty) {
             (_, FieldType::Type(t)) => self.typed(d, *t, v),
+            (ValueKind::Number(n), FieldType::Int(_) | FieldType::Bin(_) | FieldType::Bit { .. })
+                if ty == &d.ty && d.constraint.as_ref().is_some_and(|set| !set.contains(*n)) =>
+            {
+                let set = d.constraint.as_ref().map(ToString::to_string).unwrap_or_default();
+                bad(self, &format!("a value in {set}"))
+            }
             (ValueKind::Struct { .. }, _) => bad(self, "no structure: it is not of a named type"),
             (ValueKind::None, _) if d.optional => Some(Value::Absent),
             (ValueKind::None, _) => bad(self, "a value (it is not optional)"),
@@ -594,13 +600,20 @@ impl Checker<'_> {
                     bad(self, &format!("one of {}", names.join(", ")))
                 }
             },
-            (ValueKind::Bool(b), FieldType::Flag) => Some(Value::Bool(*b)),
-            (ValueKind::Number(n), FieldType::Int(_) | FieldType::Bin(_))
-                if ty == &d.ty && d.constraint.as_ref().is_some_and(|set| !set.contains(*n)) =>
-            {
-                let set = d.constraint.as_ref().map(ToString::to_string).unwrap_or_default();
-                bad(self, &format!("a value in {set}"))
+            (ValueKind::Bool(b), FieldType::Flag | FieldType::Bit { width: 1 }) => Some(Value::Bool(*b)),
+            (ValueKind::Number(n), FieldType::Bit { width }) if *width > 1 => {
+                let max = if *width >= 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << width) - 1
+                };
+                if *n < 0 || *n > max as i128 {
+                    return bad(self, &format!("a number of {width} bits (0..={max})"));
+                }
+                Some(Value::U64(*n as u64))
             }
+            (_, FieldType::Bit { width: 1 }) => bad(self, "`true` or `false`"),
+            (_, FieldType::Bit { .. }) => bad(self, "a number"),
             (ValueKind::Number(n), FieldType::Int(k)) => {
                 if *n < k.min_value() || *n > k.max_value() as i128 {
                     return bad(

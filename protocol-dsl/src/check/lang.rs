@@ -201,6 +201,23 @@ fn pattern_nfa(
                 nfa.eps(at, end);
                 end
             }
+            ItemKind::Bits { carrier, slices } if carrier.bits <= 16 => {
+                // Exact: the carrier values whose constant slices and value
+                // sets hold, enumerated.
+                bin_pred_nfa(nfa, at, *carrier, |raw| {
+                    let mut shift = carrier.bits as u32;
+                    slices.iter().all(|s| {
+                        shift -= s.width as u32;
+                        let v = (raw as u64 >> shift) & s.mask();
+                        s.constant.is_none_or(|c| c == v)
+                            && s.field
+                                .and_then(|id| layout.fields.get(id as usize))
+                                .and_then(|f| f.constraint.as_ref())
+                                .is_none_or(|set| set.contains(v as i128))
+                    })
+                })
+            }
+            ItemKind::Bits { carrier, .. } => type_nfa(nfa, at, &FieldType::Bin(*carrier), content),
             ItemKind::Repeat { pattern, min } => {
                 let round = nfa.node();
                 nfa.eps(at, round);
@@ -271,6 +288,8 @@ fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize
             }
             at
         }
+        // Bit slices are read by their `bits` item, which stands for them.
+        FieldType::Bit { .. } => at,
         FieldType::Sized { .. } | FieldType::Array { .. } | FieldType::Type(_) => {
             let start = nfa.node();
             nfa.eps(at, start);
@@ -305,12 +324,18 @@ fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize
 /// The bytes of a binary integer of at most 16 bits whose value is in
 /// `set`, exactly: the values are enumerated.
 fn bin_set_nfa(nfa: &mut Nfa, at: usize, b: BinInt, set: &ValueSet) -> usize {
+    bin_pred_nfa(nfa, at, b, |v| set.contains(v))
+}
+
+/// The bytes of a binary integer of at most 16 bits whose value `keep`
+/// accepts.
+fn bin_pred_nfa(nfa: &mut Nfa, at: usize, b: BinInt, keep: impl Fn(i128) -> bool) -> usize {
     let end = nfa.node();
     if b.width() == 1 {
         let mut bytes = ByteSet::empty();
         for v in 0..=255u8 {
             let value = if b.signed { v as i8 as i128 } else { v as i128 };
-            if set.contains(value) {
+            if keep(value) {
                 bytes.insert(v);
             }
         }
@@ -324,7 +349,7 @@ fn bin_set_nfa(nfa: &mut Nfa, at: usize, b: BinInt, set: &ValueSet) -> usize {
         let mut seconds = ByteSet::empty();
         for second in 0..=255u8 {
             let bytes = [first, second];
-            if set.contains(b.read(&bytes)) {
+            if keep(b.read(&bytes)) {
                 seconds.insert(second);
             }
         }

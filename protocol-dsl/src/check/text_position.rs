@@ -60,7 +60,7 @@ fn walk(message: &str, layout: &MessageLayout, pattern: &Pattern, tail_ok: bool,
                     walk(message, layout, alt, ok, diags);
                 }
             }
-            ItemKind::Repeat { .. } | ItemKind::Literal(_) => {}
+            ItemKind::Repeat { .. } | ItemKind::Literal(_) | ItemKind::Bits { .. } => {}
         }
     }
 }

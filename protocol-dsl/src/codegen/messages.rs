@@ -85,6 +85,13 @@ fn rust_type(cx: &Context, t: &FieldType, container: Option<usize>) -> TokenStre
             let ty = format_ident!("{}{}", if b.signed { "i" } else { "u" }, b.bits);
             quote!(#ty)
         }
+        FieldType::Bit { width: 1 } => quote!(bool),
+        FieldType::Bit { width } => match width {
+            2..=8 => quote!(u8),
+            9..=16 => quote!(u16),
+            17..=32 => quote!(u32),
+            _ => quote!(u64),
+        },
         FieldType::Sized { text: true, .. } => quote!(::std::string::String),
         FieldType::Sized { text: false, .. } => quote!(rt::bytes::Bytes),
         FieldType::Flag => quote!(bool),

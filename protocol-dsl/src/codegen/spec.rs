@@ -156,6 +156,7 @@ fn field_type(t: &FieldType) -> TokenStream {
             quote!(rt::layout::FieldType::Bin(#b))
         }
         FieldType::Type(t) => quote!(rt::layout::FieldType::Type(#t)),
+        FieldType::Bit { width } => quote!(rt::layout::FieldType::Bit { width: #width }),
         FieldType::Sized { len, max, text } => {
             let len = linear(*len);
             quote!(rt::layout::FieldType::Sized { len: #len, max: #max, text: #text })
@@ -299,6 +300,22 @@ fn item(i: &Item) -> TokenStream {
         ItemKind::Alternatives(alts) => {
             let alts = alts.iter().map(pattern);
             quote!(rt::layout::ItemKind::Alternatives(::std::vec![#(#alts),*]))
+        }
+        ItemKind::Bits { carrier, slices } => {
+            let carrier = bin_int(*carrier);
+            let slices = slices.iter().map(|s| {
+                let width = s.width;
+                let field = match s.field {
+                    Some(f) => quote!(::std::option::Option::Some(#f)),
+                    None => quote!(::std::option::Option::None),
+                };
+                let constant = match s.constant {
+                    Some(c) => quote!(::std::option::Option::Some(#c)),
+                    None => quote!(::std::option::Option::None),
+                };
+                quote!(rt::layout::BitSlice { width: #width, field: #field, constant: #constant })
+            });
+            quote!(rt::layout::ItemKind::Bits { carrier: #carrier, slices: ::std::vec![#(#slices),*] })
         }
         ItemKind::Repeat { pattern: p, min } => {
             let p = pattern(p);

@@ -13,7 +13,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use smallvec::SmallVec;
 
 use crate::layout::{
-    FieldDef, FieldId, FieldType, IntKind, Item, ItemKind, Linear, MessageLayout, Pattern, ValueSet,
+    BinInt, BitSlice, FieldDef, FieldId, FieldType, IntKind, Item, ItemKind, Linear, MessageLayout, Pattern,
+    ValueSet,
 };
 use crate::value::Value;
 
@@ -70,6 +71,8 @@ pub enum Expect<'a> {
     Derived {
         name: &'a str,
     },
+    /// A constant slice of a `bits(...)` carrier.
+    BitsConstant,
     /// A size or count the field's value gives is not whole, negative or over max.
     Size {
         name: &'a str,
@@ -105,6 +108,7 @@ impl std::fmt::Display for Expect<'_> {
             Expect::TooAmbiguous => f.write_str("a frame that matches in fewer tries"),
             Expect::Bytes { n, name } => write!(f, "{n} bytes of `{name}`"),
             Expect::Derived { name } => write!(f, "`{name}` as its declaration computes it"),
+            Expect::BitsConstant => f.write_str("the constant bits of a `bits` field"),
             Expect::InSet { name, set } => write!(f, "`{name}` in {set}"),
             Expect::Size { name, from } => {
                 write!(f, "a size of `{name}` within its max (from `{from}`)")
@@ -251,7 +255,54 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 Err(())
             }
             ItemKind::Repeat { pattern, min } => self.repeat(pattern, *min, pos, k),
+            ItemKind::Bits { carrier, slices } => self.bits(*carrier, slices, pos, k),
         }
+    }
+
+    /// A `bits(...)` carrier, cut into its slices. Its extent is fixed, so
+    /// the slices are stored before the rest is matched.
+    fn bits(&mut self, carrier: BinInt, slices: &'a [BitSlice], pos: usize, k: &Cont<'a, '_>) -> Step {
+        let w = carrier.width();
+        let rest = &self.input[pos..];
+        if rest.len() < w {
+            self.fail(
+                pos,
+                Expect::Bytes {
+                    n: w as u64,
+                    name: "bits",
+                },
+            );
+            return Err(());
+        }
+        let raw = carrier.read(rest) as u64
+            & if carrier.bits >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << carrier.bits) - 1
+            };
+        let mut shift = carrier.bits as u32;
+        for s in slices {
+            shift -= s.width as u32;
+            let v = (raw >> shift) & s.mask();
+            if s.constant.is_some_and(|c| c != v) {
+                self.fail(pos, Expect::BitsConstant);
+                return Err(());
+            }
+            let Some(id) = s.field else { continue };
+            let def = &self.layout.fields[id as usize];
+            if let Some(set) = &def.constraint {
+                if !set.contains(v as i128) {
+                    self.fail(pos, Expect::InSet { name: &def.name, set });
+                    return Err(());
+                }
+            }
+            self.values[id as usize] = if s.width == 1 {
+                Value::Bool(v == 1)
+            } else {
+                Value::U64(v)
+            };
+        }
+        self.resume(pos + w, k)
     }
 
     /// A field-less part repeated: as many rounds as let the rest match,
@@ -523,8 +574,9 @@ impl<'a, 'v> Matcher<'a, 'v> {
             }
             FieldType::Flag => self.resume(pos, k),
             // Values of named types are parts of their own, never inside a
-            // frame (the compiler checks).
-            FieldType::Type(_) => {
+            // frame (the compiler checks); bit slices are read by their
+            // `bits` item.
+            FieldType::Type(_) | FieldType::Bit { .. } => {
                 self.fail(pos, Expect::Field(name));
                 Err(())
             }
@@ -704,6 +756,11 @@ fn clear(items: &[Item], values: &mut [Value]) {
             }
             ItemKind::Alternatives(alts) => alts.iter().for_each(|a| clear(&a.items, values)),
             ItemKind::Repeat { pattern, .. } => clear(&pattern.items, values),
+            ItemKind::Bits { slices, .. } => {
+                for id in slices.iter().filter_map(|s| s.field) {
+                    values[id as usize] = Value::Absent;
+                }
+            }
             ItemKind::Literal(_) => {}
         }
     }
@@ -847,6 +904,39 @@ pub(crate) fn encode_pattern(
                     encode_pattern(layout, pattern, values, out)?;
                 }
             }
+            ItemKind::Bits { carrier, slices } => {
+                let mut raw: u64 = 0;
+                for s in slices {
+                    let v = match (s.constant, s.field) {
+                        (Some(c), _) => c,
+                        (None, None) => 0,
+                        (None, Some(id)) => {
+                            let def = &layout.fields[id as usize];
+                            let v = match values.get(id) {
+                                Value::Bool(b) => u64::from(*b),
+                                Value::U64(n) => *n,
+                                other => {
+                                    return Err(bad(
+                                        &def.name,
+                                        format!("needs a number of {} bits, not {other:?}", s.width),
+                                    ))
+                                }
+                            };
+                            if v > s.mask() {
+                                return Err(bad(&def.name, format!("{v} does not fit in {} bits", s.width)));
+                            }
+                            if let Some(set) = &def.constraint {
+                                if !set.contains(v as i128) {
+                                    return Err(bad(&def.name, format!("{v} is not in {set}")));
+                                }
+                            }
+                            v
+                        }
+                    };
+                    raw = if s.width >= 64 { v } else { (raw << s.width) | v };
+                }
+                carrier.write(raw as i128, out);
+            }
         }
     }
     Ok(())
@@ -859,6 +949,10 @@ fn any_present(items: &[Item], values: EncodeValues<'_>) -> bool {
             flag.is_some_and(|f| values.get(f).is_present()) || any_present(&pattern.items, values)
         }
         ItemKind::Alternatives(alts) => alts.iter().any(|a| any_present(&a.items, values)),
+        ItemKind::Bits { slices, .. } => slices
+            .iter()
+            .filter_map(|s| s.field)
+            .any(|f| !matches!(values.get(f), Value::Absent)),
         ItemKind::Repeat { .. } | ItemKind::Literal(_) => false,
     })
 }

@@ -140,7 +140,7 @@ fn line_end_bytes(layout: &protocol_runtime::layout::MessageLayout, f: usize) ->
             ItemKind::Field(id) => *id as usize == f,
             ItemKind::Optional { pattern, .. } | ItemKind::Repeat { pattern, .. } => holds(pattern, f),
             ItemKind::Alternatives(alts) => alts.iter().any(|a| holds(a, f)),
-            ItemKind::Literal(_) => false,
+            ItemKind::Literal(_) | ItemKind::Bits { .. } => false,
         })
     }
     for seg in &layout.segments {
@@ -591,6 +591,10 @@ fn arb_type(ty: &FieldType) -> BoxedStrategy<Value> {
         FieldType::Flag => any::<bool>().prop_map(Value::Bool).boxed(),
         // Values of named types need the protocol: see `arb_typed`.
         FieldType::Type(_) => Just(Value::Absent).boxed(),
+        FieldType::Bit { width: 1 } => any::<bool>().prop_map(Value::Bool).boxed(),
+        FieldType::Bit { width } => (0..=(u64::MAX >> (64 - *width as u32)))
+            .prop_map(Value::U64)
+            .boxed(),
         FieldType::List { item, min, max, .. } => prop::collection::vec(arb_type(item), *min..=(*max).min(8))
             .prop_map(Value::List)
             .boxed(),
@@ -869,4 +873,70 @@ fn nested_values_resume_byte_by_byte() {
     let text = format!("{:?}", first.fields);
     assert_eq!(text, r#"[#5{3, [#2{2}, #5{2, [#3{1, b"x"}, #4{}]}, #6{}]}]"#);
     assert!(decoder.between_messages());
+}
+
+/// `bits(...)`: slices from the most significant bit down, flags as
+/// booleans, constant slices checked, value sets enforced both ways.
+#[test]
+fn bit_fields_round_trip_and_check_their_slices() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../protocol-dsl/tests/fixtures/valid/bit-fields.proto");
+    let text = std::fs::read_to_string(path).unwrap();
+    let sp = crate::compile("bit-fields", &text);
+    // dup, qos 1, no retain; topic "a/b", payload "hi".
+    let publish = [
+        Value::Bool(true),
+        u(1),
+        Value::Bool(false),
+        u(3),
+        s("a/b"),
+        blob(b"hi"),
+    ];
+    assert_eq!(roundtrip(&sp, "Publish", &publish), b"\x3a\x07\x00\x03a/bhi");
+    // opcode 2, aa, rd, rcode 3: 0 0010 1 0 1 0 000 0011.
+    let query = [
+        u(0x1234),
+        u(2),
+        Value::Bool(true),
+        Value::Bool(false),
+        Value::Bool(true),
+        Value::Bool(false),
+        u(3),
+    ];
+    assert_eq!(roundtrip(&sp, "Query", &query), b"\xf0\x04\x12\x34\x15\x03");
+    roundtrip(&sp, "PingReq", &[]);
+    // qos 3 is outside `in 0..=2`: refused when encoding, no match when decoding.
+    let mut bad = publish.clone();
+    bad[1] = u(3);
+    let id = sp.message("Publish").unwrap();
+    assert!(encode(&sp.messages[id].layout, &bad, &mut BytesMut::new()).is_err());
+    let client: Vec<usize> = (0..sp.messages.len())
+        .filter(|m| sp.messages[*m].role == protocol_runtime::layout::Role::Client)
+        .collect();
+    let cx = Context { state: "Connected" };
+    let mut buf = BytesMut::from(&b"\x36\x05\x00\x03a/b"[..]);
+    assert!(matches!(
+        Decoder::new().decode(&sp, &client, &mut buf, &cx),
+        Ok(Some(Decoded::Unrecognized { .. }))
+    ));
+    // A PINGREQ with a reserved bit set matches nothing either.
+    let mut buf = BytesMut::from(&b"\xc1\x00"[..]);
+    assert!(matches!(
+        Decoder::new().decode(&sp, &client, &mut buf, &cx),
+        Ok(Some(Decoded::Unrecognized { .. }))
+    ));
+    // Each message comes out as itself among all three.
+    for (name, values) in [
+        ("Publish", &publish[..]),
+        ("Query", &query[..]),
+        ("PingReq", &[][..]),
+    ] {
+        let id = sp.message(name).unwrap();
+        let mut buf = BytesMut::new();
+        encode(&sp.messages[id].layout, values, &mut buf).unwrap();
+        match Decoder::new().decode(&sp, &client, &mut buf, &cx) {
+            Ok(Some(Decoded::Message(m))) => assert_eq!(m.id, id, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+mod bits;
 mod nested;
 mod typed;
 
@@ -224,6 +225,7 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                     FieldType::Bin(b) => Some(b.width()),
                     _ => None,
                 },
+                ItemKind::Bits { carrier, .. } => Some(carrier.width()),
                 _ => None,
             };
             match w {
@@ -231,7 +233,7 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                 None => self.diags.push(
                     Diagnostic::new(Code::BadConstruct, item.span, "`fixed` needs a pattern of known width")
                         .label("this part has no fixed width")
-                        .help("a `fixed` frame holds literals and binary integers (`byte`, `u16be`, ...); frame variable parts with `length(...)`, `line(...)` or a size such as `bytes(len)`"),
+                        .help("a `fixed` frame holds literals, binary integers (`byte`, `u16be`, ...) and `bits(...)`; frame variable parts with `length(...)`, `line(...)` or a size such as `bytes(len)`"),
                 ),
             }
         }
@@ -446,6 +448,11 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                 ..
             } => self.named_group(name, group, optional, frame_max)?,
             Element::Group(group) => self.group(group, optional, frame_max)?,
+            Element::Bits {
+                carrier,
+                slices,
+                span,
+            } => self.bits(carrier, slices, *span, optional)?,
         };
         if let Element::Field {
             name, volatile: true, ..
@@ -762,7 +769,7 @@ impl MessageLowerer<'_, '_> {
 fn nullable(e: &Element) -> bool {
     match e {
         Element::Literal { bytes, .. } => bytes.is_empty(),
-        Element::Field { .. } => false,
+        Element::Field { .. } | Element::Bits { .. } => false,
         Element::Group(g) => {
             g.optional || g.repeat == Some(0) || g.alternatives.iter().any(|alt| alt.iter().all(nullable))
         }
@@ -784,6 +791,7 @@ fn has_fields(e: &Element) -> bool {
     match e {
         Element::Literal { .. } => false,
         Element::Field { .. } => true,
+        Element::Bits { slices, .. } => slices.iter().any(|s| s.name.name != "_"),
         Element::Group(g) => g.alternatives.iter().flatten().any(has_fields),
     }
 }
