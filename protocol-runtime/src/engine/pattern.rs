@@ -282,7 +282,13 @@ impl<'a, 'v> Matcher<'a, 'v> {
             };
         let mut shift = carrier.bits as u32;
         for s in slices {
-            shift -= s.width as u32;
+            // The compiler makes the widths add up to the carrier's; a
+            // layout built by hand that does not fails to match.
+            let Some(next) = shift.checked_sub(s.width as u32) else {
+                self.fail(pos, Expect::BitsConstant);
+                return Err(());
+            };
+            shift = next;
             let v = (raw >> shift) & s.mask();
             if s.constant.is_some_and(|c| c != v) {
                 self.fail(pos, Expect::BitsConstant);
