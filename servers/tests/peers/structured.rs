@@ -5,19 +5,18 @@
 //! the same suites against a `BrokenProxy` in front of the peer that
 //! corrupts a length, a count or a tag, or drops a message: each must fail.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use conformance::runner::sweep::{run_case_searching, Search};
 use conformance::runner::{Outcome as CaseOutcome, RunConfig, Split};
-use conformance::transcript::{self, Suite};
-use libtest_mimic::{Failed, Trial};
-use protocol_runtime::layout::Role;
+use conformance::transcript::Suite;
+use libtest_mimic::Trial;
 use protocol_runtime::transport::Address;
 
 use crate::broken_proxy::{BrokenProxy, Rewrite};
 use crate::harness::{self, Outcome, Peer, Program};
+use crate::suites::suites;
 
 const REDIS: &[Program] = &[Program::RedisServer];
 const MODBUS: &[Program] = &[Program::Pymodbus];
@@ -83,25 +82,6 @@ fn modbus_defects() -> Vec<(&'static str, Rewrite)> {
             Rewrite::first(b"\x00\x03\x00\x00\x00\x07\x01\x03\x04\x00\x00\x00\x0a", b""),
         ),
     ]
-}
-
-fn suites(spec: &str) -> Result<Vec<Arc<Suite>>, Failed> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../conformance/suites")
-        .join(spec);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "transcript"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|f| {
-            transcript::load(f, Role::Client)
-                .map(Arc::new)
-                .map_err(|e| e.to_string().into())
-        })
-        .collect()
 }
 
 /// Runs every case once (under `sweep`, once per cut point, at most 32);

@@ -62,7 +62,8 @@ const INETD: [fn() -> Outcome; 5] = [
     || inetd(SPLITS[4]),
 ];
 
-fn suites(spec: &str) -> Result<Vec<Arc<Suite>>, libtest_mimic::Failed> {
+/// The transcripts of a bundled suite, loaded to play the client.
+pub fn suites(spec: &str) -> Result<Vec<Arc<Suite>>, libtest_mimic::Failed> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../conformance/suites")
         .join(spec);
