@@ -24,22 +24,11 @@ pub(super) fn bin_int(name: &str) -> Option<BinInt> {
     } else {
         (name.strip_suffix("le")?, true)
     };
-    let (sign, bits) = body.split_at_checked(1)?;
-    let signed = match sign {
-        "u" => false,
-        "i" => true,
-        _ => return None,
-    };
-    let bits = match bits {
-        "8" => 8,
-        "16" => 16,
-        "32" => 32,
-        "64" => 64,
-        _ => return None,
-    };
+    // The same widths and signs as the decimal types: `u16be` is `u16` in binary.
+    let kind = super::int_kind(body)?;
     Some(BinInt {
-        signed,
-        bits,
+        signed: kind.signed,
+        bits: kind.bits,
         little_endian,
     })
 }
