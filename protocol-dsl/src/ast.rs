@@ -158,12 +158,28 @@ pub enum Element {
         span: Span,
     },
     Group(Group),
+    /// `if qos != 0 { ... }`: `test` is `None` for a bare flag (`if dup`).
+    If {
+        field: Ident,
+        test: Option<Test>,
+        pattern: Vec<Element>,
+        span: Span,
+    },
     /// `bits(byte) { kind: 4, _: 4 = 0 }`.
     Bits {
         carrier: Ident,
         slices: Vec<BitSliceDecl>,
         span: Span,
     },
+}
+
+/// What an `if` compares its field with.
+#[derive(Debug, Clone)]
+pub enum Test {
+    /// `== != < <= > >=` and a number.
+    Compare(String, i128, Span),
+    /// `in 1..=3 | 7`.
+    In(Vec<(i128, i128)>, Span),
 }
 
 /// `qos: 2 in 0..=2`, `_: 4 = 0`: one slice of a `bits` element.
@@ -178,7 +194,10 @@ pub struct BitSliceDecl {
 impl Element {
     pub fn span(&self) -> Span {
         match self {
-            Element::Literal { span, .. } | Element::Field { span, .. } | Element::Bits { span, .. } => *span,
+            Element::Literal { span, .. }
+            | Element::Field { span, .. }
+            | Element::Bits { span, .. }
+            | Element::If { span, .. } => *span,
             Element::Group(g) => g.span,
         }
     }

@@ -296,6 +296,14 @@ fn pattern_text(p: &Pattern, layout: &MessageLayout) -> String {
                     None => inner,
                 }
             }
+            ItemKind::If { field, set, pattern } => format!(
+                "if {} in {set} {{ {} }}",
+                layout
+                    .fields
+                    .get(*field as usize)
+                    .map_or("?", |f| f.name.as_str()),
+                pattern_text(pattern, layout)
+            ),
             ItemKind::Bits { carrier, slices } => {
                 let parts: Vec<String> = slices
                     .iter()

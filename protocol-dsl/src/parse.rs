@@ -171,6 +171,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::choice_decl | Rule::kw_choice => "`choice`",
         Rule::kw_in => "`in`",
         Rule::bits | Rule::kw_bits => "`bits`",
+        Rule::if_part | Rule::kw_if => "`if`",
+        Rule::cmp_op => "a comparison",
         Rule::bit_slice => "a slice",
         Rule::duration => "a duration such as `30s`",
         Rule::port_decl | Rule::kw_port => "`port`",
@@ -426,6 +428,45 @@ impl Builder<'_> {
                 }
             }
             Rule::group => Element::Group(self.group(pair)),
+            Rule::if_part => {
+                let mut inner = pair.into_inner();
+                inner.next(); // kw_if
+                let field = self.ident(inner.next().expect("grammar: if field"));
+                let mut test = None;
+                let mut pattern = Vec::new();
+                while let Some(p) = inner.next() {
+                    match p.as_rule() {
+                        Rule::cmp_op => {
+                            let op = p.as_str().to_string();
+                            let n = inner.next().expect("grammar: if number");
+                            let nsp = span(&n);
+                            test = Some(Test::Compare(op, self.int_lit(n), nsp));
+                        }
+                        Rule::kw_in => {
+                            let set = inner.next().expect("grammar: if set");
+                            let ssp = span(&set);
+                            let ranges = set
+                                .into_inner()
+                                .map(|r| {
+                                    let mut ends = r.into_inner();
+                                    let lo = self.int_lit(ends.next().expect("grammar: range start"));
+                                    let hi = ends.next().map_or(lo, |h| self.int_lit(h));
+                                    (lo, hi)
+                                })
+                                .collect();
+                            test = Some(Test::In(ranges, ssp));
+                        }
+                        Rule::pattern => pattern = self.pattern(p),
+                        r => unreachable!("grammar: unexpected if part {r:?}"),
+                    }
+                }
+                Element::If {
+                    field,
+                    test,
+                    pattern,
+                    span: sp,
+                }
+            }
             Rule::bits => {
                 let mut inner = pair.into_inner();
                 inner.next(); // kw_bits

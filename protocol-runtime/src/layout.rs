@@ -515,6 +515,14 @@ pub enum ItemKind {
     Optional { flag: Option<FieldId>, pattern: Pattern },
     /// One of several field-less parts, longest match first.
     Alternatives(Vec<Pattern>),
+    /// `if qos != 0 { packet_id: u16be }`: a part present exactly when a
+    /// field read before holds a value of `set` (a flag or one-bit slice
+    /// counts as 1 when set). Its fields are optional.
+    If {
+        field: FieldId,
+        set: ValueSet,
+        pattern: Pattern,
+    },
     /// `bits(byte) { kind: 4, flags: 4 }`: a binary integer cut into
     /// slices from its most significant bit down, in the order written.
     Bits { carrier: BinInt, slices: Vec<BitSlice> },

@@ -201,6 +201,14 @@ fn pattern_nfa(
                 nfa.eps(at, end);
                 end
             }
+            // Present or not by a value read before: either, as bytes.
+            ItemKind::If { pattern, .. } => {
+                let inner = pattern_nfa(nfa, at, pattern, layout, content);
+                let end = nfa.node();
+                nfa.eps(inner, end);
+                nfa.eps(at, end);
+                end
+            }
             ItemKind::Bits { carrier, slices } if carrier.bits <= 16 => {
                 // Exact: the carrier values whose constant slices and value
                 // sets hold, enumerated.

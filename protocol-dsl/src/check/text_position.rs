@@ -54,7 +54,9 @@ fn walk(message: &str, layout: &MessageLayout, pattern: &Pattern, tail_ok: bool,
                     diags.push(d);
                 }
             }
-            ItemKind::Optional { pattern, .. } => walk(message, layout, pattern, ok, diags),
+            ItemKind::Optional { pattern, .. } | ItemKind::If { pattern, .. } => {
+                walk(message, layout, pattern, ok, diags)
+            }
             ItemKind::Alternatives(alts) => {
                 for alt in alts {
                     walk(message, layout, alt, ok, diags);

@@ -301,6 +301,15 @@ fn item(i: &Item) -> TokenStream {
             let alts = alts.iter().map(pattern);
             quote!(rt::layout::ItemKind::Alternatives(::std::vec![#(#alts),*]))
         }
+        ItemKind::If {
+            field,
+            set,
+            pattern: p,
+        } => {
+            let set = value_set(&Some(set.clone()));
+            let p = pattern(p);
+            quote!(rt::layout::ItemKind::If { field: #field, set: #set.unwrap_or_default(), pattern: #p })
+        }
         ItemKind::Bits { carrier, slices } => {
             let carrier = bin_int(*carrier);
             let slices = slices.iter().map(|s| {

@@ -256,6 +256,15 @@ impl<'a, 'v> Matcher<'a, 'v> {
             }
             ItemKind::Repeat { pattern, min } => self.repeat(pattern, *min, pos, k),
             ItemKind::Bits { carrier, slices } => self.bits(*carrier, slices, pos, k),
+            ItemKind::If { field, set, pattern } => {
+                // Decided by a value already read, never by the bytes.
+                if condition_holds(&self.values[*field as usize], set) {
+                    self.seq(&pattern.items, pos, k)
+                } else {
+                    clear(&pattern.items, self.values);
+                    self.resume(pos, k)
+                }
+            }
         }
     }
 
@@ -767,8 +776,19 @@ fn clear(items: &[Item], values: &mut [Value]) {
                     values[id as usize] = Value::Absent;
                 }
             }
+            ItemKind::If { pattern, .. } => clear(&pattern.items, values),
             ItemKind::Literal(_) => {}
         }
+    }
+}
+
+/// Whether the value an `if` tests is in its set: an absent value never
+/// is, a flag is 1 when set.
+pub(crate) fn condition_holds(v: &Value, set: &ValueSet) -> bool {
+    match v {
+        Value::Bool(b) => set.contains(i128::from(*b)),
+        Value::U64(_) | Value::I64(_) => set.contains(int_of(v)),
+        _ => false,
     }
 }
 
@@ -910,6 +930,17 @@ pub(crate) fn encode_pattern(
                     encode_pattern(layout, pattern, values, out)?;
                 }
             }
+            ItemKind::If { field, set, pattern } => {
+                if condition_holds(values.get(*field), set) {
+                    encode_pattern(layout, pattern, values, out)?;
+                } else if any_present(&pattern.items, values) {
+                    let name = &layout.fields[*field as usize].name;
+                    return Err(bad(
+                        name,
+                        format!("is not in {set}, so the part that depends on it must be absent"),
+                    ));
+                }
+            }
             ItemKind::Bits { carrier, slices } => {
                 let mut raw: u64 = 0;
                 for s in slices {
@@ -955,6 +986,7 @@ fn any_present(items: &[Item], values: EncodeValues<'_>) -> bool {
             flag.is_some_and(|f| values.get(f).is_present()) || any_present(&pattern.items, values)
         }
         ItemKind::Alternatives(alts) => alts.iter().any(|a| any_present(&a.items, values)),
+        ItemKind::If { pattern, .. } => any_present(&pattern.items, values),
         ItemKind::Bits { slices, .. } => slices
             .iter()
             .filter_map(|s| s.field)

@@ -138,7 +138,9 @@ fn line_end_bytes(layout: &protocol_runtime::layout::MessageLayout, f: usize) ->
     fn holds(p: &Pattern, f: usize) -> bool {
         p.items.iter().any(|i| match &i.kind {
             ItemKind::Field(id) => *id as usize == f,
-            ItemKind::Optional { pattern, .. } | ItemKind::Repeat { pattern, .. } => holds(pattern, f),
+            ItemKind::Optional { pattern, .. }
+            | ItemKind::Repeat { pattern, .. }
+            | ItemKind::If { pattern, .. } => holds(pattern, f),
             ItemKind::Alternatives(alts) => alts.iter().any(|a| holds(a, f)),
             ItemKind::Literal(_) | ItemKind::Bits { .. } => false,
         })
@@ -883,16 +885,29 @@ fn bit_fields_round_trip_and_check_their_slices() {
         .join("../protocol-dsl/tests/fixtures/valid/bit-fields.proto");
     let text = std::fs::read_to_string(path).unwrap();
     let sp = crate::compile("bit-fields", &text);
-    // dup, qos 1, no retain; topic "a/b", payload "hi".
+    // dup, qos 1, no retain; topic "a/b", packet id 10, payload "hi".
     let publish = [
         Value::Bool(true),
         u(1),
         Value::Bool(false),
         u(3),
         s("a/b"),
+        u(10),
         blob(b"hi"),
     ];
-    assert_eq!(roundtrip(&sp, "Publish", &publish), b"\x3a\x07\x00\x03a/bhi");
+    assert_eq!(
+        roundtrip(&sp, "Publish", &publish),
+        b"\x3a\x09\x00\x03a/b\x00\x0ahi"
+    );
+    // QoS 0: no packet id, as `if qos != 0` says; one given is refused.
+    let mut qos0 = publish.clone();
+    qos0[1] = u(0);
+    qos0[5] = Value::Absent;
+    assert_eq!(roundtrip(&sp, "Publish", &qos0), b"\x38\x07\x00\x03a/bhi");
+    let mut wrong = qos0.clone();
+    wrong[5] = u(10);
+    let publish_id = sp.message("Publish").unwrap();
+    assert!(encode(&sp.messages[publish_id].layout, &wrong, &mut BytesMut::new()).is_err());
     // opcode 2, aa, rd, rcode 3: 0 0010 1 0 1 0 000 0011.
     let query = [
         u(0x1234),

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 mod bits;
+mod condition;
 mod nested;
 mod typed;
 
@@ -453,6 +454,9 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                 slices,
                 span,
             } => self.bits(carrier, slices, *span, optional)?,
+            Element::If {
+                field, test, pattern, ..
+            } => self.condition(field, test.as_ref(), pattern, frame_max)?,
         };
         if let Element::Field {
             name, volatile: true, ..
@@ -770,6 +774,7 @@ fn nullable(e: &Element) -> bool {
     match e {
         Element::Literal { bytes, .. } => bytes.is_empty(),
         Element::Field { .. } | Element::Bits { .. } => false,
+        Element::If { .. } => true,
         Element::Group(g) => {
             g.optional || g.repeat == Some(0) || g.alternatives.iter().any(|alt| alt.iter().all(nullable))
         }
@@ -792,6 +797,7 @@ fn has_fields(e: &Element) -> bool {
         Element::Literal { .. } => false,
         Element::Field { .. } => true,
         Element::Bits { slices, .. } => slices.iter().any(|s| s.name.name != "_"),
+        Element::If { pattern, .. } => pattern.iter().any(has_fields),
         Element::Group(g) => g.alternatives.iter().flatten().any(has_fields),
     }
 }
