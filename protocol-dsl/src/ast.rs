@@ -152,6 +152,8 @@ pub enum Element {
         ty: FieldTy,
         /// `[n]` after the type: that many items.
         count: Option<Expr>,
+        /// `[..]` after the type: items to the end of the frame.
+        rest: bool,
         constraint: Option<Constraint>,
         /// Marked `volatile`: differs from run to run.
         volatile: bool,

@@ -194,6 +194,16 @@ fn ty(t: &FieldType) -> String {
         FieldType::Bin(b) => b.name(),
         FieldType::Type(t) => format!("type#{t}"),
         FieldType::Bit { width } => format!("bit({width})"),
+        FieldType::Rest { item, max } => format!("{}[.., max {max}]", ty(item)),
+        FieldType::Terminated {
+            terminator,
+            max,
+            text,
+        } => format!(
+            "{}(until {}, max {max})",
+            if *text { "text" } else { "bytes" },
+            bytes(terminator)
+        ),
         FieldType::Sized { len, max, text } => {
             format!("{}({len}, max {max})", if *text { "text" } else { "bytes" })
         }

@@ -164,6 +164,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::number | Rule::size | Rule::int_lit => "a number",
         Rule::expr | Rule::expr_term | Rule::arith => "an expression",
         Rule::count => "`[`",
+        Rule::rest_mark => "`..`",
         Rule::constraint => "`=` or `in`",
         Rule::int_set | Rule::int_range => "a set of integers",
         Rule::add_op | Rule::mul_op => "an operator",
@@ -410,10 +411,15 @@ impl Builder<'_> {
                     _ => FieldTy::Call(self.call(ty)),
                 };
                 let mut count = None;
+                let mut rest = false;
                 let mut constraint = None;
                 for p in inner {
                     match p.as_rule() {
-                        Rule::count => count = p.into_inner().next().map(|e| self.expr(e)),
+                        Rule::count => match p.into_inner().next() {
+                            Some(e) if e.as_rule() == Rule::rest_mark => rest = true,
+                            Some(e) => count = Some(self.expr(e)),
+                            None => {}
+                        },
                         Rule::constraint => constraint = Some(self.constraint(p)),
                         r => unreachable!("grammar: unexpected field part {r:?}"),
                     }
@@ -422,6 +428,7 @@ impl Builder<'_> {
                     name,
                     ty,
                     count,
+                    rest,
                     constraint,
                     volatile,
                     span: sp,

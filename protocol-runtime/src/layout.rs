@@ -313,6 +313,17 @@ pub enum FieldType {
     /// Exactly as many bytes as an earlier field says (`bytes(n)`,
     /// `text(len - 1)`): UTF-8 text with `text`, else a byte string.
     Sized { len: Linear, max: usize, text: bool },
+    /// Items of a fixed-width type up to the end of the frame, less the
+    /// literals that follow (`regs: u16be[..]`).
+    Rest { item: Box<FieldType>, max: usize },
+    /// Bytes up to a terminator, which is consumed and is not part of the
+    /// value (`name: text(until = "\0")`, a C string): UTF-8 text with
+    /// `text`. The value cannot hold the terminator.
+    Terminated {
+        terminator: Vec<u8>,
+        max: usize,
+        text: bool,
+    },
     /// A slice of a `bits(...)` carrier, `width` bits wide: a flag (`bool`)
     /// when 1, an unsigned integer otherwise.
     Bit { width: u8 },

@@ -503,7 +503,9 @@ impl Checker<'_> {
                 None
             }
             ValueKind::List(items) => match ty {
-                FieldType::List { item, .. } | FieldType::Array { item, .. } => items
+                FieldType::List { item, .. }
+                | FieldType::Array { item, .. }
+                | FieldType::Rest { item, .. } => items
                     .iter()
                     .map(|i| self.template(d, item, i))
                     .collect::<Option<Vec<_>>>()
@@ -541,7 +543,9 @@ impl Checker<'_> {
                 }
             }
             ValueKind::List(items) => match ty {
-                FieldType::List { item, .. } | FieldType::Array { item, .. } => items
+                FieldType::List { item, .. }
+                | FieldType::Array { item, .. }
+                | FieldType::Rest { item, .. } => items
                     .iter()
                     .map(|i| self.matcher(d, item, i))
                     .collect::<Option<Vec<_>>>()
@@ -581,9 +585,12 @@ impl Checker<'_> {
                     Err(_) => bad(self, "UTF-8 text"),
                 }
             }
-            (ValueKind::Bytes(b), FieldType::Bytes | FieldType::Sized { text: false, .. }) => {
-                Some(Value::Bytes(b.clone().into()))
-            }
+            (
+                ValueKind::Bytes(b),
+                FieldType::Bytes
+                | FieldType::Sized { text: false, .. }
+                | FieldType::Terminated { text: false, .. },
+            ) => Some(Value::Bytes(b.clone().into())),
             (ValueKind::Bytes(b), FieldType::Sized { text: true, .. }) => {
                 match String::from_utf8(b.clone()) {
                     Ok(s) => Some(Value::Str(s)),
@@ -641,19 +648,31 @@ impl Checker<'_> {
                     Value::U64(*n as u64)
                 })
             }
-            (ValueKind::List(items), FieldType::List { item, .. } | FieldType::Array { item, .. }) => items
+            (
+                ValueKind::List(items),
+                FieldType::List { item, .. } | FieldType::Array { item, .. } | FieldType::Rest { item, .. },
+            ) => items
                 .iter()
                 .map(|i| self.literal(d, item, i))
                 .collect::<Option<Vec<_>>>()
                 .map(Value::List),
             (_, FieldType::Token { .. } | FieldType::Text) => bad(self, "a string"),
-            (_, FieldType::Bytes | FieldType::Sized { text: false, .. }) => bad(self, "a byte string"),
-            (_, FieldType::Sized { text: true, .. }) => bad(self, "a string"),
+            (
+                _,
+                FieldType::Bytes
+                | FieldType::Sized { text: false, .. }
+                | FieldType::Terminated { text: false, .. },
+            ) => bad(self, "a byte string"),
+            (_, FieldType::Sized { text: true, .. } | FieldType::Terminated { text: true, .. }) => {
+                bad(self, "a string")
+            }
             (_, FieldType::Bin(_)) => bad(self, "a number"),
             (_, FieldType::Choice(_)) => bad(self, "one of its literals, as a string"),
             (_, FieldType::Flag) => bad(self, "`true` or `false`"),
             (_, FieldType::Int(_)) => bad(self, "a number"),
-            (_, FieldType::List { .. } | FieldType::Array { .. }) => bad(self, "a list `[...]`"),
+            (_, FieldType::List { .. } | FieldType::Array { .. } | FieldType::Rest { .. }) => {
+                bad(self, "a list `[...]`")
+            }
         }
     }
 }

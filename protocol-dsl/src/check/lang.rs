@@ -296,6 +296,26 @@ fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize
             }
             at
         }
+        FieldType::Rest { .. } => {
+            let start = nfa.node();
+            nfa.eps(at, start);
+            nfa.zero_or_more(start, ByteSet::all())
+        }
+        // Exact for a one-byte terminator: any other bytes, then it.
+        FieldType::Terminated { terminator, .. } => {
+            let mut body = if terminator.len() == 1 {
+                content
+            } else {
+                ByteSet::all()
+            };
+            if let [t] = terminator.as_slice() {
+                body.remove(*t);
+            }
+            let start = nfa.node();
+            nfa.eps(at, start);
+            let run = nfa.zero_or_more(start, body);
+            nfa.literal(run, terminator)
+        }
         // Bit slices are read by their `bits` item, which stands for them.
         FieldType::Bit { .. } => at,
         FieldType::Sized { .. } | FieldType::Array { .. } | FieldType::Type(_) => {

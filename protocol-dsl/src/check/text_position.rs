@@ -36,7 +36,7 @@ fn walk(message: &str, layout: &MessageLayout, pattern: &Pattern, tail_ok: bool,
                 let Some(f) = layout.fields.get(*id as usize) else {
                     continue;
                 };
-                if matches!(f.ty, FieldType::Text | FieldType::Bytes) && !ok {
+                if matches!(f.ty, FieldType::Text | FieldType::Bytes | FieldType::Rest { .. }) && !ok {
                     let after = rest
                         .iter()
                         .find(|r| !matches!(r.kind, ItemKind::Literal(_)))
@@ -44,7 +44,15 @@ fn walk(message: &str, layout: &MessageLayout, pattern: &Pattern, tail_ok: bool,
                     let mut d = Diagnostic::new(
                         Code::TextPosition,
                         item.span,
-                        format!("free {} field `{}` of message `{message}` is followed by more than literals", if f.ty == FieldType::Text { "text" } else { "bytes" }, f.name),
+                        format!(
+                            "free {} field `{}` of message `{message}` is followed by more than literals",
+                            match f.ty {
+                                FieldType::Text => "text",
+                                FieldType::Bytes => "bytes",
+                                _ => "`[..]`",
+                            },
+                            f.name
+                        ),
                     )
                     .label("runs to the end of its frame")
                     .help("put `text` and `bytes` last in their frame (only fixed literals may follow), or use `token`");

@@ -92,10 +92,13 @@ fn rust_type(cx: &Context, t: &FieldType, container: Option<usize>) -> TokenStre
             17..=32 => quote!(u32),
             _ => quote!(u64),
         },
-        FieldType::Sized { text: true, .. } => quote!(::std::string::String),
+        FieldType::Sized { text: true, .. } | FieldType::Terminated { text: true, .. } => {
+            quote!(::std::string::String)
+        }
+        FieldType::Terminated { text: false, .. } => quote!(rt::bytes::Bytes),
         FieldType::Sized { text: false, .. } => quote!(rt::bytes::Bytes),
         FieldType::Flag => quote!(bool),
-        FieldType::Array { item, .. } | FieldType::List { item, .. } => {
+        FieldType::Array { item, .. } | FieldType::List { item, .. } | FieldType::Rest { item, .. } => {
             let item = rust_type(cx, item, container);
             quote!(::std::vec::Vec<#item>)
         }

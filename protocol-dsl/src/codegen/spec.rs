@@ -157,6 +157,18 @@ fn field_type(t: &FieldType) -> TokenStream {
         }
         FieldType::Type(t) => quote!(rt::layout::FieldType::Type(#t)),
         FieldType::Bit { width } => quote!(rt::layout::FieldType::Bit { width: #width }),
+        FieldType::Rest { item, max } => {
+            let item = field_type(item);
+            quote!(rt::layout::FieldType::Rest { item: ::std::boxed::Box::new(#item), max: #max })
+        }
+        FieldType::Terminated {
+            terminator,
+            max,
+            text,
+        } => {
+            let terminator = bytes(terminator);
+            quote!(rt::layout::FieldType::Terminated { terminator: #terminator, max: #max, text: #text })
+        }
         FieldType::Sized { len, max, text } => {
             let len = linear(*len);
             quote!(rt::layout::FieldType::Sized { len: #len, max: #max, text: #text })

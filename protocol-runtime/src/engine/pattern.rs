@@ -539,6 +539,67 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 self.values[id as usize] = value;
                 Ok(done)
             }
+            FieldType::Rest { item, max } => {
+                let FieldType::Bin(b) = **item else {
+                    self.fail(pos, Expect::Field(name));
+                    return Err(());
+                };
+                let w = b.width();
+                let Some(avail) = self
+                    .input
+                    .len()
+                    .checked_sub(suffix_len(k))
+                    .and_then(|e| e.checked_sub(pos))
+                else {
+                    self.fail(pos, Expect::Field(name));
+                    return Err(());
+                };
+                if avail % w != 0 || avail / w > *max {
+                    self.fail(pos, Expect::Field(name));
+                    return Err(());
+                }
+                let end = pos + avail;
+                let done = self.resume(end, k)?;
+                let items = self.input[pos..end]
+                    .chunks_exact(w)
+                    .map(|c| {
+                        let v = b.read(c);
+                        if b.signed {
+                            Value::I64(v as i64)
+                        } else {
+                            Value::U64(v as u64)
+                        }
+                    })
+                    .collect();
+                self.values[id as usize] = Value::List(items);
+                Ok(done)
+            }
+            FieldType::Terminated {
+                terminator,
+                max,
+                text,
+            } => {
+                // Searched no further than the max allows.
+                let window = &rest[..rest.len().min(max.saturating_add(terminator.len()))];
+                let Some(len) = memchr::memmem::find(window, terminator).filter(|l| *l <= *max) else {
+                    self.fail(pos, Expect::Literal(terminator));
+                    return Err(());
+                };
+                let value = if *text {
+                    match std::str::from_utf8(&rest[..len]) {
+                        Ok(s) => Value::Str(s.to_string()),
+                        Err(e) => {
+                            self.fail(pos + e.valid_up_to(), Expect::Utf8Text(name));
+                            return Err(());
+                        }
+                    }
+                } else {
+                    Value::Bytes(self.input.slice(pos..pos + len))
+                };
+                let done = self.resume(pos + len + terminator.len(), k)?;
+                self.values[id as usize] = value;
+                Ok(done)
+            }
             FieldType::Array { item, count, max } => {
                 let Some(n) = self.size(*count, *max, name, pos) else {
                     return Err(());
@@ -1078,6 +1139,54 @@ fn encode_field(ty: &FieldType, name: &str, value: &Value, out: &mut BytesMut) -
                 return Err(bad(name, format!("is {} bytes, over its max of {max}", b.len())));
             }
             out.put_slice(b);
+            Ok(())
+        }
+        (FieldType::Rest { item, max }, Value::List(items)) => {
+            if items.len() > *max {
+                return Err(bad(
+                    name,
+                    format!("has {} items, over its max of {max}", items.len()),
+                ));
+            }
+            for v in items {
+                encode_field(item, name, v, out)?;
+            }
+            Ok(())
+        }
+        (
+            FieldType::Terminated {
+                terminator,
+                max,
+                text,
+            },
+            v,
+        ) => {
+            let b = match (text, v) {
+                (true, Value::Str(s)) => s.as_bytes(),
+                (false, v) => v
+                    .as_bytes()
+                    .ok_or_else(|| bad(name, format!("needs bytes, not {v:?}")))?,
+                (true, v) => return Err(bad(name, format!("needs text, not {v:?}"))),
+            };
+            if b.len() > *max {
+                return Err(bad(name, format!("is {} bytes, over its max of {max}", b.len())));
+            }
+            // Read back, the first terminator must be the one written (a
+            // value ending in the start of a multi-byte terminator could
+            // make one earlier).
+            let start = out.len();
+            out.put_slice(b);
+            out.put_slice(terminator);
+            if memchr::memmem::find(&out[start..], terminator) != Some(b.len()) {
+                out.truncate(start);
+                return Err(bad(
+                    name,
+                    format!(
+                        "holds its terminator \"{}\", or ends in its first bytes",
+                        terminator.escape_ascii()
+                    ),
+                ));
+            }
             Ok(())
         }
         (FieldType::Array { item, max, .. }, Value::List(items)) => {

@@ -594,6 +594,16 @@ fn arb_type(ty: &FieldType) -> BoxedStrategy<Value> {
         // Values of named types need the protocol: see `arb_typed`.
         FieldType::Type(_) => Just(Value::Absent).boxed(),
         FieldType::Bit { width: 1 } => any::<bool>().prop_map(Value::Bool).boxed(),
+        FieldType::Rest { item, .. } => prop::collection::vec(arb_type(item), 0..8)
+            .prop_map(Value::List)
+            .boxed(),
+        FieldType::Terminated { text: true, .. } => any::<String>()
+            .prop_filter("no terminator", |t| !t.contains('\0'))
+            .prop_map(Value::Str)
+            .boxed(),
+        FieldType::Terminated { text: false, .. } => prop::collection::vec(1..=255u8, 0..64)
+            .prop_map(|b| blob(&b))
+            .boxed(),
         FieldType::Bit { width } => (0..=(u64::MAX >> (64 - *width as u32)))
             .prop_map(Value::U64)
             .boxed(),
@@ -954,4 +964,49 @@ fn bit_fields_round_trip_and_check_their_slices() {
             other => panic!("{name}: {other:?}"),
         }
     }
+}
+
+/// `text(until = "\0")` (a C string) and `u32be[..]` (items to the end of
+/// the frame).
+#[test]
+fn terminated_fields_and_items_to_the_end_of_the_frame() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../protocol-dsl/tests/fixtures/valid/terminated-and-rest.proto");
+    let sp = crate::compile("names", &std::fs::read_to_string(path).unwrap());
+    assert_eq!(
+        roundtrip(&sp, "Hello", &[s("ann"), blob(b"u1")]),
+        b"\x00\x08ann\x00u1\x00\x00"
+    );
+    assert_eq!(
+        roundtrip(&sp, "Hello", &[s(""), blob(b"")]),
+        b"\x00\x03\x00\x00\x00"
+    );
+    let ids = Value::List(vec![u(1), u(0xdead_beef)]);
+    assert_eq!(
+        roundtrip(&sp, "Ids", &[u(5), ids]),
+        b"\x00\x09\x05\x00\x00\x00\x01\xde\xad\xbe\xef"
+    );
+    roundtrip(&sp, "Ids", &[u(0), Value::List(vec![])]);
+    // A value holding its terminator cannot be written.
+    let hello = sp.message("Hello").unwrap();
+    assert!(encode(
+        &sp.messages[hello].layout,
+        &[s("a\0b"), blob(b"")],
+        &mut BytesMut::new()
+    )
+    .is_err());
+    // A user over `max = 64`, and ids that do not fill whole items, do not match.
+    let cx = Context { state: "Ready" };
+    let long = [&b"\x00\x46a\x00"[..], &[b'u'; 67], b"\x00\x00"].concat();
+    let mut buf = BytesMut::from(&long[..]);
+    assert!(matches!(
+        Decoder::new().decode(&sp, &[hello], &mut buf, &cx),
+        Ok(Some(Decoded::Unrecognized { .. }))
+    ));
+    let ids_id = sp.message("Ids").unwrap();
+    let mut buf = BytesMut::from(&b"\x00\x04\x05\x00\x00\x01"[..]);
+    assert!(matches!(
+        Decoder::new().decode(&sp, &[ids_id], &mut buf, &cx),
+        Ok(Some(Decoded::Unrecognized { .. }))
+    ));
 }

@@ -425,12 +425,16 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                 name,
                 ty: FieldTy::Call(call),
                 count,
+                rest,
                 constraint,
                 ..
             } => {
                 let mut ty = self.field_type(call, frame_max)?;
                 if let Some(count) = count {
                     ty = self.array(name, ty, count, frame_max)?;
+                }
+                if *rest {
+                    ty = self.rest(name, ty, call.span, frame_max)?;
                 }
                 match constraint {
                     None => ItemKind::Field(self.add_field(name, ty, optional)),

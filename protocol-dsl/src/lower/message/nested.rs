@@ -20,6 +20,7 @@ impl MessageLowerer<'_, '_> {
                 name,
                 ty: FieldTy::Call(call),
                 count,
+                rest: false,
                 constraint: None,
                 volatile: false,
                 ..

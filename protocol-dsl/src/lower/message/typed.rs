@@ -48,9 +48,44 @@ impl MessageLowerer<'_, '_> {
     /// has no size (a free `bytes` or `text`).
     pub(super) fn sized(&mut self, call: &Call, frame_max: usize) -> Option<Option<FieldType>> {
         let text = call.name.name == "text";
-        let mut a = Args::new(call, &["len"], self.diags);
+        let mut a = Args::new(call, &["len", "until", "max"], self.diags);
         let len = a.positional_or("len").cloned();
+        let until = a.string("until");
+        let max = a.size("max");
         a.finish();
+        if let Some(terminator) = until {
+            if terminator.is_empty() || len.is_some() {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::BadConstruct,
+                        call.span,
+                        format!(
+                            "`{}(until = ...)` takes one non-empty terminator and no length",
+                            call.name.name
+                        ),
+                    )
+                    .label("a terminator ends the field")
+                    .help("write `text(until = \"\\0\")` for a C string"),
+                );
+                return None;
+            }
+            return Some(Some(FieldType::Terminated {
+                terminator,
+                max: max.unwrap_or(frame_max).min(frame_max),
+                text,
+            }));
+        }
+        if max.is_some() {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::BadConstruct,
+                    call.span,
+                    format!("`max` of `{}` applies only with `until`", call.name.name),
+                )
+                .label("bounded already")
+                .help("a sized or free field is bounded by its frame"),
+            );
+        }
         let expr = match len {
             None => return Some(None),
             Some(Value::Expr(e)) => e,
@@ -111,6 +146,32 @@ impl MessageLowerer<'_, '_> {
         Some(FieldType::Array {
             item: Box::new(FieldType::Bin(b)),
             count,
+            max: frame_max / b.width(),
+        })
+    }
+
+    /// `ITEM[..]` inside a frame: binary integers to the end of the frame.
+    pub(super) fn rest(
+        &mut self,
+        name: &Ident,
+        item: FieldType,
+        span: Span,
+        frame_max: usize,
+    ) -> Option<FieldType> {
+        let FieldType::Bin(b) = item else {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::BadConstruct,
+                    span,
+                    format!("`{}[..]` repeats a field type that has no fixed width", name.name),
+                )
+                .label("items must be binary integers here")
+                .help("repeat a binary integer to the end of the frame, as in `regs: u16be[..]`"),
+            );
+            return None;
+        };
+        Some(FieldType::Rest {
+            item: Box::new(FieldType::Bin(b)),
             max: frame_max / b.width(),
         })
     }
