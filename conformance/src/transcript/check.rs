@@ -566,6 +566,12 @@ impl Checker<'_> {
             None
         };
         match (&v.kind, ty) {
+            // Met here only inside a nested value: a message's own fields
+            // take them before asking for an exact value.
+            (ValueKind::Wildcard | ValueKind::Capture(_) | ValueKind::Regex(_), _) => bad(
+                self,
+                "an exact value here: `_`, `$captures` and `/patterns/` stand only in a message's own fields, not inside a nested value",
+            ),
             (_, FieldType::Type(t)) => self.typed(d, *t, v),
             (ValueKind::Number(n), FieldType::Int(_) | FieldType::Bin(_) | FieldType::Bit { .. })
                 if ty == &d.ty && d.constraint.as_ref().is_some_and(|set| !set.contains(*n)) =>

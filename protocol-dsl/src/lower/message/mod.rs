@@ -173,8 +173,8 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                 self.framed(template, pattern)
             }
             ast::Segment::Default { pattern, span } if self.nested_part(pattern).is_some() => {
-                let (field, call, count) = self.nested_part(pattern)?;
-                return self.nested(field, call, count, *span);
+                let part = self.nested_part(pattern)?;
+                return self.nested(part, *span);
             }
             ast::Segment::Default { pattern, span } => {
                 let Some(template) = self.defaults.framing.clone() else {
@@ -488,8 +488,7 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                 return Some(sized);
             }
         }
-        if let Some((id, _)) = self.types.get(name) {
-            let _ = id;
+        if self.types.contains_key(name) {
             self.diags.push(
                 Diagnostic::new(
                     Code::BadConstruct,

@@ -6,15 +6,21 @@ use protocol_runtime::layout::{FieldType, Framing, Segment};
 
 use super::MessageLowerer;
 use crate::ast::{Call, Element, Expr, FieldTy, Ident, Span};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::lower::UNBOUNDED;
+
+/// A part that is one field of a named type.
+pub(super) struct NestedPart<'p> {
+    name: &'p Ident,
+    call: &'p Call,
+    count: Option<&'p Expr>,
+    volatile: bool,
+}
 
 impl MessageLowerer<'_, '_> {
     /// The field, its type and its count, when `pattern` is one field of a
     /// named type.
-    pub(super) fn nested_part<'p>(
-        &self,
-        pattern: &'p [Element],
-    ) -> Option<(&'p Ident, &'p Call, Option<&'p Expr>)> {
+    pub(super) fn nested_part<'p>(&self, pattern: &'p [Element]) -> Option<NestedPart<'p>> {
         match pattern {
             [Element::Field {
                 name,
@@ -22,22 +28,40 @@ impl MessageLowerer<'_, '_> {
                 count,
                 rest: false,
                 constraint: None,
-                volatile: false,
+                volatile,
                 ..
-            }] if call.args.is_empty() && self.types.contains_key(&call.name.name) => {
-                Some((name, call, count.as_ref()))
-            }
+            }] if call.args.is_empty() && self.types.contains_key(&call.name.name) => Some(NestedPart {
+                name,
+                call,
+                count: count.as_ref(),
+                volatile: *volatile,
+            }),
             _ => None,
         }
     }
 
-    pub(super) fn nested(
-        &mut self,
-        name: &Ident,
-        call: &Call,
-        count: Option<&Expr>,
-        span: Span,
-    ) -> Option<Segment> {
+    pub(super) fn nested(&mut self, part: NestedPart<'_>, span: Span) -> Option<Segment> {
+        let NestedPart {
+            name,
+            call,
+            count,
+            volatile,
+        } = part;
+        if volatile {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::BadConstruct,
+                    name.span,
+                    format!("`volatile` on `{}`, a value of `{}`", name.name, call.name.name),
+                )
+                .label("a whole value cannot be volatile")
+                .help(format!(
+                    "mark the fields of `{}` that differ from run to run instead",
+                    call.name.name
+                )),
+            );
+            return None;
+        }
         let (ty, _) = self.types[&call.name.name];
         let ty = match count {
             None => FieldType::Type(ty),
