@@ -450,17 +450,7 @@ impl Builder<'_> {
                             test = Some(Test::Compare(op, self.int_lit(n), nsp));
                         }
                         Rule::kw_in => {
-                            let set = inner.next().expect("grammar: if set");
-                            let ssp = span(&set);
-                            let ranges = set
-                                .into_inner()
-                                .map(|r| {
-                                    let mut ends = r.into_inner();
-                                    let lo = self.int_lit(ends.next().expect("grammar: range start"));
-                                    let hi = ends.next().map_or(lo, |h| self.int_lit(h));
-                                    (lo, hi)
-                                })
-                                .collect();
+                            let (ranges, ssp) = self.int_set(inner.next().expect("grammar: if set"));
                             test = Some(Test::In(ranges, ssp));
                         }
                         Rule::pattern => pattern = self.pattern(p),
@@ -601,20 +591,25 @@ impl Builder<'_> {
         match first.as_rule() {
             Rule::expr => Constraint::Equals(self.expr(first)),
             _ => {
-                let set = inner.next().expect("grammar: value set");
-                let sp = span(&set);
-                let ranges = set
-                    .into_inner()
-                    .map(|r| {
-                        let mut ends = r.into_inner();
-                        let lo = self.int_lit(ends.next().expect("grammar: range start"));
-                        let hi = ends.next().map_or(lo, |h| self.int_lit(h));
-                        (lo, hi)
-                    })
-                    .collect();
+                let (ranges, sp) = self.int_set(inner.next().expect("grammar: value set"));
                 Constraint::In(ranges, sp)
             }
         }
+    }
+
+    /// `1..=125 | 0xff00`: the ranges, and where the set is written.
+    fn int_set(&mut self, set: Pair<'_, Rule>) -> (Vec<(i128, i128)>, Span) {
+        let sp = span(&set);
+        let ranges = set
+            .into_inner()
+            .map(|r| {
+                let mut ends = r.into_inner();
+                let lo = self.int_lit(ends.next().expect("grammar: range start"));
+                let hi = ends.next().map_or(lo, |h| self.int_lit(h));
+                (lo, hi)
+            })
+            .collect();
+        (ranges, sp)
     }
 
     /// `a + b * 2`: left-associative sums of products.

@@ -118,7 +118,7 @@ fn field(f: &FieldDef) -> TokenStream {
         span(f.span),
     );
     let labels = f.labels.iter();
-    let constraint = value_set(&f.constraint);
+    let constraint = optional_value_set(&f.constraint);
     let equals = match f.equals {
         Some(l) => {
             let l = linear(l);
@@ -205,14 +205,17 @@ fn linear(l: rt_layout::Linear) -> TokenStream {
     quote!(rt::layout::Linear { field: #field, mul: #mul, add: #add, div: #div })
 }
 
-fn value_set(set: &Option<rt_layout::ValueSet>) -> TokenStream {
+fn value_set(set: &rt_layout::ValueSet) -> TokenStream {
+    let ranges = set.0.iter().map(|(lo, hi)| quote!((#lo, #hi)));
+    quote!(rt::layout::ValueSet(::std::vec![#(#ranges),*]))
+}
+
+fn optional_value_set(set: &Option<rt_layout::ValueSet>) -> TokenStream {
     match set {
         None => quote!(::std::option::Option::None),
         Some(set) => {
-            let ranges = set.0.iter().map(|(lo, hi)| quote!((#lo, #hi)));
-            quote!(::std::option::Option::Some(rt::layout::ValueSet(
-                ::std::vec![#(#ranges),*]
-            )))
+            let set = value_set(set);
+            quote!(::std::option::Option::Some(#set))
         }
     }
 }
@@ -318,9 +321,8 @@ fn item(i: &Item) -> TokenStream {
             set,
             pattern: p,
         } => {
-            let set = value_set(&Some(set.clone()));
-            let p = pattern(p);
-            quote!(rt::layout::ItemKind::If { field: #field, set: #set.unwrap_or_default(), pattern: #p })
+            let (set, p) = (value_set(set), pattern(p));
+            quote!(rt::layout::ItemKind::If { field: #field, set: #set, pattern: #p })
         }
         ItemKind::Bits { carrier, slices } => {
             let carrier = bin_int(*carrier);

@@ -4,7 +4,7 @@
 use bytes::{BufMut, BytesMut};
 use smallvec::SmallVec;
 
-use super::pattern::{encode_pattern, EncodeError, EncodeValues};
+use super::pattern::{encode_pattern, int_value, EncodeError, EncodeValues};
 use crate::codec::{ends_cleanly, ends_cleanly_any, put_length};
 use crate::layout::{FieldId, FieldType, Framing, MessageLayout, RawLen, TypeId};
 use crate::spec::{TypeDef, TypeKind};
@@ -106,6 +106,10 @@ fn encode_value(
     }
 }
 
+fn is_signed(ty: &FieldType) -> bool {
+    matches!(ty, FieldType::Int(k) if k.signed) || matches!(ty, FieldType::Bin(b) if b.signed)
+}
+
 /// `values` with every derived field (a length, a count, an `= expr`
 /// value) set as the encoder would write it: what decoding the encoded
 /// message gives back.
@@ -168,13 +172,7 @@ fn derive_lengths(
                 problem: format!("its length {n} cannot be written in `{}`", from.name),
             });
         };
-        let signed = matches!(from.ty, FieldType::Int(k) if k.signed)
-            || matches!(from.ty, FieldType::Bin(b) if b.signed);
-        let v = if signed {
-            Value::I64(v as i64)
-        } else {
-            Value::U64(v as u64)
-        };
+        let v = int_value(is_signed(&from.ty), v);
         if let Some((_, earlier)) = out.iter().find(|(f, _)| *f == linear.field) {
             if *earlier != v {
                 return Err(EncodeError {
@@ -213,13 +211,7 @@ fn derive_lengths(
                 problem: "cannot be computed".into(),
             });
         };
-        let signed = matches!(def.ty, FieldType::Int(k) if k.signed)
-            || matches!(def.ty, FieldType::Bin(b) if b.signed);
-        let v = if signed {
-            Value::I64(v as i64)
-        } else {
-            Value::U64(v as u64)
-        };
+        let v = int_value(is_signed(&def.ty), v);
         let id = id as FieldId;
         match out.iter().find(|(f, _)| *f == id) {
             Some((_, earlier)) if *earlier != v => {

@@ -508,11 +508,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
                     self.fail(pos, Expect::Derived { name });
                     return Err(());
                 }
-                self.values[id as usize] = if b.signed {
-                    Value::I64(v as i64)
-                } else {
-                    Value::U64(v as u64)
-                };
+                self.values[id as usize] = int_value(b.signed, v);
                 self.resume(pos + w, k)
             }
             FieldType::Sized { len, max, text } => {
@@ -562,14 +558,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 let done = self.resume(end, k)?;
                 let items = self.input[pos..end]
                     .chunks_exact(w)
-                    .map(|c| {
-                        let v = b.read(c);
-                        if b.signed {
-                            Value::I64(v as i64)
-                        } else {
-                            Value::U64(v as u64)
-                        }
-                    })
+                    .map(|c| bin_value(b, c))
                     .collect();
                 self.values[id as usize] = Value::List(items);
                 Ok(done)
@@ -618,14 +607,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 let done = self.resume(end, k)?;
                 let items = self.input[pos..end]
                     .chunks_exact(w as usize)
-                    .map(|c| {
-                        let v = b.read(c);
-                        if b.signed {
-                            Value::I64(v as i64)
-                        } else {
-                            Value::U64(v as u64)
-                        }
-                    })
+                    .map(|c| bin_value(b, c))
                     .collect();
                 self.values[id as usize] = Value::List(items);
                 Ok(done)
@@ -850,6 +832,20 @@ pub(crate) fn condition_holds(v: &Value, set: &ValueSet) -> bool {
         Value::Bool(b) => set.contains(i128::from(*b)),
         Value::U64(_) | Value::I64(_) => set.contains(int_of(v)),
         _ => false,
+    }
+}
+
+/// The binary integer at the front of `bytes`, as a value.
+fn bin_value(b: BinInt, bytes: &[u8]) -> Value {
+    int_value(b.signed, b.read(bytes))
+}
+
+/// `v` as the value of a signed or unsigned field.
+pub(crate) fn int_value(signed: bool, v: i128) -> Value {
+    if signed {
+        Value::I64(v as i64)
+    } else {
+        Value::U64(v as u64)
     }
 }
 
