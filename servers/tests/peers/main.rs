@@ -47,6 +47,7 @@ mod memcached;
 mod modbus;
 mod peer_scripts;
 mod record;
+mod redis;
 mod servers;
 mod structured;
 mod suites;
@@ -61,6 +62,7 @@ fn main() {
     trials.extend(memcached::trials());
     trials.extend(broken_proxy::trials());
     trials.extend(modbus::trials());
+    trials.extend(redis::trials());
     trials.extend(structured::trials());
     trials.extend(inetd::trials());
     trials.extend(peer_scripts::trials());
