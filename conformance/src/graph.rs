@@ -137,6 +137,7 @@ pub fn framing_short(layout: &MessageLayout) -> String {
                 format!("line {}{ends} ≤{}", delimiter.escape_ascii(), size(*max))
             }
             Framing::Length { prefix, max, .. } => format!("length {} ≤{}", prefix.name(), size(*max)),
+            Framing::Inline { .. } => "in place".to_string(),
             Framing::Fixed { width, .. } => format!("fixed {width}"),
             Framing::Nested { field: id } => format!("nested {}", field(*id)),
             Framing::Raw {

@@ -126,6 +126,9 @@ pub enum Segment {
     },
     /// A pattern in the protocol's default framing.
     Default { pattern: Vec<Element>, span: Span },
+    /// `{ ... }`, the whole body of a struct read in place inside the frame
+    /// that holds its values.
+    Inline { pattern: Vec<Element>, span: Span },
 }
 
 impl Segment {
@@ -134,7 +137,8 @@ impl Segment {
             Segment::Exact { span, .. }
             | Segment::Raw { span, .. }
             | Segment::Framed { span, .. }
-            | Segment::Default { span, .. } => *span,
+            | Segment::Default { span, .. }
+            | Segment::Inline { span, .. } => *span,
         }
     }
 }
@@ -173,6 +177,27 @@ pub enum Element {
         slices: Vec<BitSliceDecl>,
         span: Span,
     },
+    /// `size(rdlen) { ... }`.
+    Sized {
+        len: Expr,
+        pattern: Vec<Element>,
+        span: Span,
+    },
+    /// `match rtype { 1 => { ... } _ => { ... } }`.
+    Match {
+        field: Ident,
+        arms: Vec<MatchArm>,
+        span: Span,
+    },
+}
+
+/// One arm of a `match`: the values it takes (`None` for `_`, every value
+/// no other arm takes) and its part.
+#[derive(Debug, Clone)]
+pub struct MatchArm {
+    pub values: Option<Vec<(i128, i128)>>,
+    pub pattern: Vec<Element>,
+    pub span: Span,
 }
 
 /// What an `if` compares its field with.
@@ -199,6 +224,8 @@ impl Element {
             Element::Literal { span, .. }
             | Element::Field { span, .. }
             | Element::Bits { span, .. }
+            | Element::Sized { span, .. }
+            | Element::Match { span, .. }
             | Element::If { span, .. } => *span,
             Element::Group(g) => g.span,
         }

@@ -193,6 +193,7 @@ fn ty(t: &FieldType) -> String {
         FieldType::Int(k) => k.name(),
         FieldType::Bin(b) => b.name(),
         FieldType::Type(t) => format!("type#{t}"),
+        FieldType::Domain => "domain".into(),
         FieldType::Bit { width } => format!("bit({width})"),
         FieldType::Rest { item, max } => format!("{}[.., max {max}]", ty(item)),
         FieldType::Terminated {
@@ -254,13 +255,20 @@ fn framing(f: &Framing, layout: &MessageLayout) -> String {
                 pattern_text(pattern, layout)
             )
         }
-        Framing::Length { prefix, max, pattern } => {
+        Framing::Length {
+            prefix,
+            max,
+            pattern,
+            includes_prefix,
+        } => {
             format!(
-                "length({}, max {max}) {{ {} }}",
+                "length({}, max {max}{}) {{ {} }}",
                 prefix.name(),
+                if *includes_prefix { ", includes prefix" } else { "" },
                 pattern_text(pattern, layout)
             )
         }
+        Framing::Inline { pattern } => format!("{{ {} }}", pattern_text(pattern, layout)),
         Framing::Raw {
             len,
             max,
@@ -306,6 +314,11 @@ fn pattern_text(p: &Pattern, layout: &MessageLayout) -> String {
                     None => inner,
                 }
             }
+            ItemKind::Sized { len, max, pattern } => format!(
+                "size({}, max {max}) {{ {} }}",
+                linear(*len, layout),
+                pattern_text(pattern, layout)
+            ),
             ItemKind::If { field, set, pattern } => format!(
                 "if {} in {set} {{ {} }}",
                 layout

@@ -173,6 +173,9 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_in => "`in`",
         Rule::bits | Rule::kw_bits => "`bits`",
         Rule::if_part | Rule::kw_if => "`if`",
+        Rule::match_part | Rule::kw_match => "`match`",
+        Rule::match_arm => "a `match` arm",
+        Rule::sized_part | Rule::kw_size => "`size`",
         Rule::cmp_op => "a comparison",
         Rule::bit_slice => "a slice",
         Rule::duration => "a duration such as `30s`",
@@ -295,7 +298,14 @@ impl Builder<'_> {
             Rule::struct_decl => {
                 inner.next(); // kw_struct
                 let name = self.ident(inner.next().expect("grammar: struct name"));
-                let segments = self.body(inner.next().expect("grammar: struct body"));
+                let body = inner.next().expect("grammar: struct body");
+                let segments = if body.as_rule() == Rule::inline_body {
+                    let bsp = span(&body);
+                    let pattern = body.into_inner().next().map(|p| self.pattern(p)).unwrap_or_default();
+                    vec![Segment::Inline { pattern, span: bsp }]
+                } else {
+                    self.body(body)
+                };
                 Decl::Struct(StructDecl {
                     name,
                     segments,
@@ -463,6 +473,36 @@ impl Builder<'_> {
                     pattern,
                     span: sp,
                 }
+            }
+            Rule::sized_part => {
+                let mut inner = pair.into_inner();
+                inner.next(); // kw_size
+                let len = self.expr(inner.next().expect("grammar: size expression"));
+                let pattern = inner.next().map(|p| self.pattern(p)).unwrap_or_default();
+                Element::Sized { len, pattern, span: sp }
+            }
+            Rule::match_part => {
+                let mut inner = pair.into_inner();
+                inner.next(); // kw_match
+                let field = self.ident(inner.next().expect("grammar: match field"));
+                let arms = inner
+                    .map(|arm| {
+                        let asp = span(&arm);
+                        let mut ai = arm.into_inner();
+                        let head = ai.next().expect("grammar: match arm values");
+                        let values = match head.as_rule() {
+                            Rule::wildcard => None,
+                            _ => Some(self.int_set(head).0),
+                        };
+                        let pattern = ai.next().map(|p| self.pattern(p)).unwrap_or_default();
+                        MatchArm {
+                            values,
+                            pattern,
+                            span: asp,
+                        }
+                    })
+                    .collect();
+                Element::Match { field, arms, span: sp }
             }
             Rule::bits => {
                 let mut inner = pair.into_inner();

@@ -295,6 +295,13 @@ impl fmt::Display for Linear {
     }
 }
 
+/// How many compression pointers one domain name may follow.
+pub const MAX_POINTERS: usize = 64;
+
+/// The most bytes a domain name takes, its labels' length bytes and the
+/// final empty label included (RFC 1035 section 3.1).
+pub const MAX_DOMAIN: usize = 255;
+
 /// The type of a field's value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldType {
@@ -327,6 +334,15 @@ pub enum FieldType {
     /// A slice of a `bits(...)` carrier, `width` bits wide: a flag (`bool`)
     /// when 1, an unsigned integer otherwise.
     Bit { width: u8 },
+    /// A domain name (RFC 1035 section 3.1): labels of at most 63 bytes,
+    /// each after its length byte, ending with an empty label or with a
+    /// compression pointer to an earlier name in the same frame (section
+    /// 4.1.4), which the decoder follows. The value is the name as text,
+    /// `www.example.test.`, with `.`, `\` and bytes outside printable ASCII
+    /// escaped as in zone files (`\.`, `\\`, `\DDD`). At most 255 bytes on
+    /// the wire; every pointer must point before the bytes of the name read
+    /// so far, and at most [`MAX_POINTERS`] are followed.
+    Domain,
     /// A value of a named type (`struct` or `choice`), read by a
     /// [`Framing::Nested`] part of its own.
     Type(TypeId),
@@ -416,7 +432,13 @@ pub enum Framing {
         prefix: LengthPrefix,
         max: usize,
         pattern: Pattern,
+        /// `length(u32be, includes = prefix)`: the length counts the
+        /// prefix's own bytes too (PostgreSQL's messages).
+        includes_prefix: bool,
     },
+    /// No frame of its own: the pattern of a `struct T = { ... }`, read in
+    /// place inside the frame of whatever holds a value of `T`.
+    Inline { pattern: Pattern },
     /// Exactly `len` bytes, stored in `field`.
     Raw {
         len: RawLen,
@@ -474,6 +496,17 @@ impl LengthPrefix {
             LengthPrefix::U16Be | LengthPrefix::U16Le => u16::MAX as u64,
             LengthPrefix::U32Be | LengthPrefix::U32Le => u32::MAX as u64,
             LengthPrefix::U64Be | LengthPrefix::U64Le | LengthPrefix::Varint => u64::MAX,
+        }
+    }
+    /// The prefix's own bytes; `None` for a varint, whose width depends on
+    /// its value.
+    pub fn width(self) -> Option<usize> {
+        match self {
+            LengthPrefix::U8 => Some(1),
+            LengthPrefix::U16Be | LengthPrefix::U16Le => Some(2),
+            LengthPrefix::U32Be | LengthPrefix::U32Le => Some(4),
+            LengthPrefix::U64Be | LengthPrefix::U64Le => Some(8),
+            LengthPrefix::Varint => None,
         }
     }
     pub fn name(self) -> &'static str {
@@ -537,6 +570,10 @@ pub enum ItemKind {
     /// `bits(byte) { kind: 4, flags: 4 }`: a binary integer cut into
     /// slices from its most significant bit down, in the order written.
     Bits { carrier: BinInt, slices: Vec<BitSlice> },
+    /// `size(rdlen) { ... }`: a part exactly as long as an earlier field of
+    /// the same frame says, its pattern matched inside those bytes. The
+    /// length field is derived from the part's encoding.
+    Sized { len: Linear, max: usize, pattern: Pattern },
     /// A field-less part repeated: `" "+` (`min` 1) or `" "*` (`min` 0).
     /// The decoder takes as many rounds as let the rest of the frame match,
     /// most first; the encoder writes `min` rounds.

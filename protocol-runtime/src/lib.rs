@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod domain;
 pub mod connection;
 pub mod engine;
 pub mod error;

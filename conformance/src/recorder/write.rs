@@ -173,7 +173,10 @@ pub fn value_in(types: &[TypeDef], ty: &FieldType, v: &Value) -> String {
             (Some(TypeKind::Struct(_)), v) => struct_value(types, *t, v, false),
             _ => format!("{v:?}"),
         },
-        (FieldType::Array { item, .. }, Value::List(items)) => {
+        (
+            FieldType::Array { item, .. } | FieldType::Rest { item, .. } | FieldType::List { item, .. },
+            Value::List(items),
+        ) => {
             let items: Vec<String> = items.iter().map(|v| value_in(types, item, v)).collect();
             format!("[{}]", items.join(", "))
         }
@@ -189,10 +192,6 @@ pub fn value_in(types: &[TypeDef], ty: &FieldType, v: &Value) -> String {
             None => format!("\"<option #{i}>\""),
         },
         (_, Value::Choice(i)) => format!("\"<option #{i}>\""),
-        (FieldType::List { item, .. }, Value::List(items)) => {
-            let items: Vec<String> = items.iter().map(|v| value_in(types, item, v)).collect();
-            format!("[{}]", items.join(", "))
-        }
         (_, Value::List(items)) => {
             let items: Vec<String> = items.iter().map(|v| value(&FieldType::Bytes, v)).collect();
             format!("[{}]", items.join(", "))

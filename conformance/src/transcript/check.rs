@@ -597,12 +597,20 @@ impl Checker<'_> {
                 | FieldType::Sized { text: false, .. }
                 | FieldType::Terminated { text: false, .. },
             ) => Some(Value::Bytes(b.clone().into())),
-            (ValueKind::Bytes(b), FieldType::Sized { text: true, .. }) => {
+            (ValueKind::Bytes(b), FieldType::Sized { text: true, .. } | FieldType::Terminated { text: true, .. }) => {
                 match String::from_utf8(b.clone()) {
                     Ok(s) => Some(Value::Str(s)),
                     Err(_) => bad(self, "UTF-8 text"),
                 }
             }
+            (ValueKind::Bytes(b), FieldType::Domain) => {
+                let text = String::from_utf8(b.clone()).unwrap_or_default();
+                match protocol_runtime::domain::parse(&text) {
+                    Ok(_) => Some(Value::Str(text)),
+                    Err(e) => bad(self, &format!("a domain name: {}", e.0)),
+                }
+            }
+            (_, FieldType::Domain) => bad(self, "a domain name, as a string (`\"www.example.test.\"`)"),
             (ValueKind::Bytes(b), FieldType::Choice(options)) => match options.iter().position(|o| o == b) {
                 Some(i) => Some(Value::Choice(i)),
                 None => {

@@ -1,7 +1,8 @@
 //! Why: a value of a named type is found by its first frame. The decoder
 //! reads that frame before it knows which struct came, so every struct
 //! must begin with a frame of its own, the branches of a choice with the
-//! same framing, and no frame may fit two branches.
+//! same framing, and no frame may fit two branches. (A struct read in
+//! place, `struct T = { ... }`, is found where its holder says.)
 
 use protocol_runtime::layout::Framing;
 
@@ -16,7 +17,7 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
         let Some(layout) = t.layout() else { continue };
         let framed = matches!(
             layout.segments.first().map(|s| &s.framing),
-            Some(Framing::Line { .. } | Framing::Length { .. } | Framing::Fixed { .. })
+            Some(Framing::Line { .. } | Framing::Length { .. } | Framing::Fixed { .. } | Framing::Inline { .. })
         );
         if !framed {
             let span = layout.segments.first().map_or(t.span, |s| s.span);

@@ -167,7 +167,8 @@ pub fn segment_lang(layout: &MessageLayout, index: usize) -> Option<Nfa> {
         Framing::Raw { .. }
         | Framing::UntilClose { .. }
         | Framing::Available { .. }
-        | Framing::Nested { .. } => nfa.zero_or_more(start, ByteSet::all()),
+        | Framing::Nested { .. }
+        | Framing::Inline { .. } => nfa.zero_or_more(start, ByteSet::all()),
     };
     nfa.accept = end;
     Some(nfa)
@@ -246,6 +247,12 @@ fn pattern_nfa(
                 }
                 end
             }
+            // Any bytes: its length is a value (an over-approximation).
+            ItemKind::Sized { .. } => {
+                let start = nfa.node();
+                nfa.eps(at, start);
+                nfa.zero_or_more(start, ByteSet::all())
+            }
         };
     }
     at
@@ -318,7 +325,7 @@ fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize
         }
         // Bit slices are read by their `bits` item, which stands for them.
         FieldType::Bit { .. } => at,
-        FieldType::Sized { .. } | FieldType::Array { .. } | FieldType::Type(_) => {
+        FieldType::Sized { .. } | FieldType::Array { .. } | FieldType::Type(_) | FieldType::Domain => {
             let start = nfa.node();
             nfa.eps(at, start);
             nfa.zero_or_more(start, ByteSet::all())

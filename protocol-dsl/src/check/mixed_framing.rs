@@ -47,7 +47,8 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
                     Framing::Raw { .. }
                     | Framing::UntilClose { .. }
                     | Framing::Available { .. }
-                    | Framing::Nested { .. } => Class::Raw,
+                    | Framing::Nested { .. }
+                    | Framing::Inline { .. } => Class::Raw,
                 };
                 match &first {
                     None => first = Some((class, m, rule_span)),

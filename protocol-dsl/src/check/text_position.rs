@@ -9,8 +9,13 @@ use crate::ir;
 pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
     for m in p.bodies() {
         for seg in &m.layout.segments {
-            if let Framing::Line { pattern, .. } | Framing::Length { pattern, .. } = &seg.framing {
-                walk(m.name, m.layout, pattern, true, diags);
+            match &seg.framing {
+                Framing::Line { pattern, .. } | Framing::Length { pattern, .. } => {
+                    walk(m.name, m.layout, pattern, true, diags)
+                }
+                // Read in place, with more of the frame after it.
+                Framing::Inline { pattern } => walk(m.name, m.layout, pattern, false, diags),
+                _ => {}
             }
         }
     }
@@ -65,6 +70,8 @@ fn walk(message: &str, layout: &MessageLayout, pattern: &Pattern, tail_ok: bool,
             ItemKind::Optional { pattern, .. } | ItemKind::If { pattern, .. } => {
                 walk(message, layout, pattern, ok, diags)
             }
+            // Its own bytes end where its size says.
+            ItemKind::Sized { pattern, .. } => walk(message, layout, pattern, true, diags),
             ItemKind::Alternatives(alts) => {
                 for alt in alts {
                     walk(message, layout, alt, ok, diags);

@@ -75,7 +75,9 @@ fn rust_type(cx: &Context, t: &FieldType, container: Option<usize>) -> TokenStre
             let name = type_ident(&cx.protocol.types[id].name);
             quote!(::std::vec::Vec<#name>)
         }
-        FieldType::Token { except: None, .. } | FieldType::Text => quote!(::std::string::String),
+        FieldType::Token { except: None, .. } | FieldType::Text | FieldType::Domain => {
+            quote!(::std::string::String)
+        }
         FieldType::Token { except: Some(_), .. } | FieldType::Bytes => quote!(rt::bytes::Bytes),
         FieldType::Int(k) => {
             let ty = format_ident!("{}{}", if k.signed { "i" } else { "u" }, k.bits);

@@ -156,6 +156,7 @@ fn field_type(t: &FieldType) -> TokenStream {
             quote!(rt::layout::FieldType::Bin(#b))
         }
         FieldType::Type(t) => quote!(rt::layout::FieldType::Type(#t)),
+        FieldType::Domain => quote!(rt::layout::FieldType::Domain),
         FieldType::Bit { width } => quote!(rt::layout::FieldType::Bit { width: #width }),
         FieldType::Rest { item, max } => {
             let item = field_type(item);
@@ -246,9 +247,14 @@ fn segment(s: &Segment) -> TokenStream {
             prefix,
             max,
             pattern: p,
+            includes_prefix,
         } => {
             let (prefix, p) = (length_prefix(*prefix), pattern(p));
-            quote!(rt::layout::Framing::Length { prefix: #prefix, max: #max, pattern: #p })
+            quote!(rt::layout::Framing::Length { prefix: #prefix, max: #max, pattern: #p, includes_prefix: #includes_prefix })
+        }
+        Framing::Inline { pattern: p } => {
+            let p = pattern(p);
+            quote!(rt::layout::Framing::Inline { pattern: #p })
         }
         Framing::Raw {
             len,
@@ -323,6 +329,10 @@ fn item(i: &Item) -> TokenStream {
         } => {
             let (set, p) = (value_set(set), pattern(p));
             quote!(rt::layout::ItemKind::If { field: #field, set: #set, pattern: #p })
+        }
+        ItemKind::Sized { len, max, pattern: p } => {
+            let (len, p) = (linear(*len), pattern(p));
+            quote!(rt::layout::ItemKind::Sized { len: #len, max: #max, pattern: #p })
         }
         ItemKind::Bits { carrier, slices } => {
             let carrier = bin_int(*carrier);

@@ -44,6 +44,8 @@ enum FrameTemplate {
     Length {
         prefix: LengthPrefix,
         max: usize,
+        /// `includes = prefix`: the length counts the prefix's bytes too.
+        includes_prefix: bool,
     },
     /// `fixed { ... }`: as wide as its pattern.
     Fixed,
@@ -223,7 +225,7 @@ fn frame_template(call: &Call, defaults: &Defaults, diags: &mut Diagnostics) -> 
             })
         }
         "length" => {
-            let mut args = Args::new(call, &["prefix", "max"], diags);
+            let mut args = Args::new(call, &["prefix", "max", "includes"], diags);
             let prefix = match args.positional_or("prefix") {
                 Some(Value::Call(c)) if c.args.is_empty() => LengthPrefix::from_name(&c.name.name),
                 _ => None,
@@ -238,8 +240,36 @@ fn frame_template(call: &Call, defaults: &Defaults, diags: &mut Diagnostics) -> 
                 return None;
             };
             let max = args.size("max").or(defaults.length).unwrap_or(UNBOUNDED);
+            let includes_prefix = match args.ident("includes") {
+                None | Some(("content", _)) => false,
+                Some(("prefix", _)) if prefix.width().is_some() => true,
+                Some(("prefix", sp)) => {
+                    args.diags.push(
+                        Diagnostic::new(Code::BadConstruct, sp, "a `varint` length cannot count itself")
+                            .label("its width depends on the length")
+                            .help("remove `includes = prefix`, or use a fixed-width prefix such as `u32be`"),
+                    );
+                    return None;
+                }
+                Some((other, sp)) => {
+                    args.diags.push(
+                        Diagnostic::new(
+                            Code::BadConstruct,
+                            sp,
+                            format!("`includes = {other}`: a length counts its content, or its prefix too"),
+                        )
+                        .label("not `content` or `prefix`")
+                        .help("write `includes = prefix` for a length that counts its own bytes (PostgreSQL's), or leave it out"),
+                    );
+                    return None;
+                }
+            };
             args.finish();
-            Some(FrameTemplate::Length { prefix, max })
+            Some(FrameTemplate::Length {
+                prefix,
+                max,
+                includes_prefix,
+            })
         }
         "fixed" => {
             Args::new(call, &[], diags).finish();

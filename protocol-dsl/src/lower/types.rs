@@ -16,12 +16,12 @@ pub(super) fn names(protocol: &ast::Protocol, diags: &mut Diagnostics) -> TypeNa
     let mut out: TypeNames = HashMap::new();
     let mut next = 0;
     for decl in &protocol.decls {
-        let name = match decl {
-            Decl::Struct(s) => &s.name,
-            Decl::Choice(c) => &c.name,
+        let (name, inline) = match decl {
+            Decl::Struct(s) => (&s.name, matches!(s.segments.as_slice(), [ast::Segment::Inline { .. }])),
+            Decl::Choice(c) => (&c.name, false),
             _ => continue,
         };
-        if let Some((_, first)) = out.get(&name.name) {
+        if let Some((_, first, _)) = out.get(&name.name) {
             diags.push(
                 Diagnostic::new(
                     Code::DuplicateName,
@@ -33,7 +33,7 @@ pub(super) fn names(protocol: &ast::Protocol, diags: &mut Diagnostics) -> TypeNa
                 .help("rename one of the types"),
             );
         } else {
-            out.insert(name.name.clone(), (next, name.span));
+            out.insert(name.name.clone(), (next, name.span, inline));
         }
         next += 1;
     }
@@ -77,7 +77,7 @@ fn branches(
 ) -> Vec<usize> {
     let mut out = Vec::new();
     for b in &c.branches {
-        let Some((id, _)) = names.get(&b.name) else {
+        let Some((id, _, inline)) = names.get(&b.name) else {
             diags.push(
                 Diagnostic::new(
                     Code::UnknownName,
@@ -105,6 +105,22 @@ fn branches(
                 )
                 .label("a choice inside a choice")
                 .help(format!("list the branches of `{}` here instead", b.name)),
+            );
+            continue;
+        }
+        if *inline {
+            // A choice's branch is decided by its first frame.
+            diags.push(
+                Diagnostic::new(
+                    Code::BadConstruct,
+                    b.span,
+                    format!("`{}` is read in place and has no frame to tell it apart by", b.name),
+                )
+                .label("a branch without a frame of its own")
+                .help(format!(
+                    "frame `{}` (as in `struct {} = fixed {{ ... }};`), or tell the cases apart with `match` on a field read before",
+                    b.name, b.name
+                )),
             );
             continue;
         }

@@ -4,7 +4,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::nested::{Activation, Body};
-use super::pattern::{Matcher, Mismatch};
+use super::pattern::{Matcher, Mismatch, Scope};
 use crate::codec::{peek_length, reserve_ahead, FrameError, LineScanner};
 use crate::error::{Error, Excerpt, ProtocolViolation};
 use crate::layout::{Framing, MessageLayout, Oversize, Pattern, RawLen};
@@ -312,7 +312,8 @@ impl Decoder {
             Framing::Raw { .. }
             | Framing::UntilClose { .. }
             | Framing::Available { .. }
-            | Framing::Nested { .. } => {
+            | Framing::Nested { .. }
+            | Framing::Inline { .. } => {
                 let values = absent(spec.messages[first].layout.fields.len());
                 Ok(Step::Next(Stage::Segment {
                     message: first,
@@ -349,7 +350,7 @@ impl Decoder {
             if values.is_empty() {
                 values.resize_with(layout.fields.len(), || Value::Absent);
             }
-            let mut matcher = Matcher::new(layout, &frame, &mut values);
+            let mut matcher = Matcher::new(Scope::of(spec), layout, &frame, &mut values);
             match matcher.whole(pattern) {
                 Ok(()) => {
                     survivors.push((m, values));
@@ -463,7 +464,11 @@ impl Decoder {
             Framing::Line {
                 delimiter, also_ends, ..
             } => self.line(buf, delimiter, also_ends, max, cx),
-            Framing::Length { prefix, .. } => self.length_frame(buf, *prefix, max, cx),
+            Framing::Length {
+                prefix,
+                includes_prefix,
+                ..
+            } => self.length_frame(buf, *prefix, *includes_prefix, max, cx),
             Framing::Fixed { width, .. } => {
                 if buf.len() < *width {
                     return Ok(None);
@@ -492,7 +497,7 @@ impl Decoder {
             let stack = vec![Activation::new(Body::Message(message), segment, values)];
             return Ok(Step::Next(Stage::Nested { message, stack }));
         }
-        match self.read_part(&m.layout, &m.name, message, segment, &mut values, buf, cx, eof)? {
+        match self.read_part(Scope::of(spec), &m.layout, &m.name, message, segment, &mut values, buf, cx, eof)? {
             Part::Pending => {
                 self.stage = Stage::Segment {
                     message,
@@ -518,6 +523,7 @@ impl Decoder {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn read_part(
         &mut self,
+        scope: Scope<'_>,
         layout: &MessageLayout,
         name: &str,
         message: MessageId,
@@ -561,7 +567,7 @@ impl Decoder {
                 let Some(frame) = self.frame(&seg.framing, max, buf, cx)? else {
                     return Ok(Part::Pending);
                 };
-                let mut matcher = Matcher::new(layout, &frame, values);
+                let mut matcher = Matcher::new(scope, layout, &frame, values);
                 if let Err(m) = matcher.whole(pattern) {
                     let error = self.frame_violation(cx, name, &m, &frame);
                     return Ok(Part::Done(Decoded::Malformed {
@@ -644,6 +650,9 @@ impl Decoder {
             }
             // Nested parts are read by the caller (see `nested`).
             Framing::Nested { .. } => Ok(Part::Read),
+            // A pattern read in place inside another frame, never a part of
+            // its own (the compiler checks): nothing to read here.
+            Framing::Inline { .. } => Ok(Part::Read),
         }
     }
 
@@ -682,10 +691,22 @@ impl Decoder {
         &mut self,
         buf: &mut BytesMut,
         prefix: crate::layout::LengthPrefix,
+        includes_prefix: bool,
         max: usize,
         cx: &Context<'_>,
     ) -> Result<Option<Bytes>, Error> {
         let (plen, len) = match peek_length(prefix, buf) {
+            Ok(Some((plen, len))) if includes_prefix => match len.checked_sub(plen as u64) {
+                Some(content) => (plen, content),
+                None => {
+                    return Err(self.violation(
+                        cx,
+                        &format!("a length of at least {plen}, which counts its own bytes"),
+                        buf,
+                        plen,
+                    ))
+                }
+            },
             Ok(Some(v)) => v,
             Ok(None) => return Ok(None),
             Err(FrameError::BadVarint) => {

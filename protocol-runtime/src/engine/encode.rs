@@ -4,9 +4,10 @@
 use bytes::{BufMut, BytesMut};
 use smallvec::SmallVec;
 
-use super::pattern::{encode_pattern, int_value, EncodeError, EncodeValues};
+use super::pattern::int_value;
+use super::write::{encode_pattern, EncodeError, EncodeValues, Types};
 use crate::codec::{ends_cleanly, ends_cleanly_any, put_length};
-use crate::layout::{FieldId, FieldType, Framing, MessageLayout, RawLen, TypeId};
+use crate::layout::{FieldId, FieldType, Framing, ItemKind, MessageLayout, RawLen, TypeId};
 use crate::spec::{TypeDef, TypeKind};
 use crate::value::Value;
 
@@ -31,8 +32,8 @@ pub fn encode_in(
         Types {
             defs: types,
             max_depth,
+            depth: 0,
         },
-        0,
         layout,
         values,
         out,
@@ -43,15 +44,8 @@ pub fn encode_in(
     r
 }
 
-#[derive(Clone, Copy)]
-struct Types<'a> {
-    defs: &'a [TypeDef],
-    max_depth: usize,
-}
-
 fn encode_body(
     types: Types<'_>,
-    depth: usize,
     layout: &MessageLayout,
     values: &[Value],
     out: &mut BytesMut,
@@ -62,18 +56,17 @@ fn encode_body(
             problem: format!("{} values given for {} fields", values.len(), layout.fields.len()),
         });
     }
-    let derived = derive_lengths(layout, values)?;
+    let derived = derive_lengths(types, layout, values)?;
     let values = EncodeValues {
         given: values,
         derived: &derived,
     };
-    encode_segments(types, depth, layout, values, out)
+    encode_segments(types, layout, values, out)
 }
 
 /// One value of named type `ty`.
-fn encode_value(
+pub(super) fn encode_value(
     types: Types<'_>,
-    depth: usize,
     ty: TypeId,
     v: &Value,
     out: &mut BytesMut,
@@ -82,7 +75,7 @@ fn encode_value(
         field: String::new(),
         problem: format!("type {ty} is not in the protocol given to the encoder"),
     })?;
-    if depth >= types.max_depth {
+    if types.depth >= types.max_depth {
         return Err(EncodeError {
             field: def.name.clone(),
             problem: format!("values nest more than {} deep", types.max_depth),
@@ -90,10 +83,14 @@ fn encode_value(
     }
     match (&def.kind, v) {
         (TypeKind::Struct(layout), Value::Struct(fields)) => {
-            encode_body(types, depth + 1, layout, fields, out)
+            let deeper = Types {
+                depth: types.depth + 1,
+                ..types
+            };
+            encode_body(deeper, layout, fields, out)
         }
         (TypeKind::Choice(branches), Value::Variant(b, inner)) => match branches.get(*b) {
-            Some(t) => encode_value(types, depth, *t, inner, out),
+            Some(t) => encode_value(types, *t, inner, out),
             None => Err(EncodeError {
                 field: def.name.clone(),
                 problem: format!("has no branch {b}"),
@@ -114,6 +111,12 @@ fn is_signed(ty: &FieldType) -> bool {
 /// value) set as the encoder would write it: what decoding the encoded
 /// message gives back.
 pub fn derive(layout: &MessageLayout, values: &[Value]) -> Result<Vec<Value>, EncodeError> {
+    derive_in(&[], layout, values)
+}
+
+/// [`derive`] for a message of a protocol with named types (whose values
+/// a `size(...) { }` part may hold).
+pub fn derive_in(types: &[TypeDef], layout: &MessageLayout, values: &[Value]) -> Result<Vec<Value>, EncodeError> {
     if values.len() != layout.fields.len() {
         return Err(EncodeError {
             field: String::new(),
@@ -121,7 +124,12 @@ pub fn derive(layout: &MessageLayout, values: &[Value]) -> Result<Vec<Value>, En
         });
     }
     let mut out = values.to_vec();
-    for (id, v) in derive_lengths(layout, values)? {
+    let types = Types {
+        defs: types,
+        max_depth: usize::MAX,
+        depth: 0,
+    };
+    for (id, v) in derive_lengths(types, layout, values)? {
         out[id as usize] = v;
     }
     Ok(out)
@@ -130,6 +138,7 @@ pub fn derive(layout: &MessageLayout, values: &[Value]) -> Result<Vec<Value>, En
 /// The length and count fields that `raw(field)` parts, sized fields
 /// (`bytes(n)`) and arrays (`u16be[n / 2]`) use, from their data.
 fn derive_lengths(
+    types: Types<'_>,
     layout: &MessageLayout,
     values: &[Value],
 ) -> Result<SmallVec<[(FieldId, Value); 2]>, EncodeError> {
@@ -153,6 +162,15 @@ fn derive_lengths(
     }
     for (id, def) in layout.fields.iter().enumerate() {
         let (linear, n) = match (&def.ty, &values[id]) {
+            (FieldType::Sized { len, .. }, Value::Absent) => {
+                // `if len != -1 { data: bytes(len) }` with `data` absent:
+                // the one value of `len` the condition leaves out.
+                if let Some(v) = sentinel(layout, len.field, id as FieldId) {
+                    let from = &layout.fields[len.field as usize];
+                    out.push((len.field, int_value(is_signed(&from.ty), v)));
+                }
+                continue;
+            }
             (FieldType::Sized { len, .. }, v) => match v.as_bytes() {
                 Some(b) => (*len, b.len()),
                 None => continue,
@@ -186,6 +204,11 @@ fn derive_lengths(
             continue;
         }
         out.push((linear.field, v));
+    }
+    for seg in &layout.segments {
+        if let Some(pattern) = frame_pattern(&seg.framing) {
+            group_lengths(types, layout, &pattern.items, values, &mut out)?;
+        }
     }
     // `= expr` fields, from fields given or derived above.
     for (id, def) in layout.fields.iter().enumerate() {
@@ -227,9 +250,111 @@ fn derive_lengths(
     Ok(out)
 }
 
+/// The length fields of `size(len) { ... }` parts, from their content
+/// encoded on its own (inner parts first).
+fn group_lengths(
+    types: Types<'_>,
+    layout: &MessageLayout,
+    items: &[crate::layout::Item],
+    values: &[Value],
+    out: &mut SmallVec<[(FieldId, Value); 2]>,
+) -> Result<(), EncodeError> {
+    for item in items {
+        match &item.kind {
+            ItemKind::Sized { len, max, pattern } => {
+                group_lengths(types, layout, &pattern.items, values, out)?;
+                let mut content = BytesMut::new();
+                let given = EncodeValues {
+                    given: values,
+                    derived: out,
+                };
+                encode_pattern(types, layout, pattern, given, &mut content)?;
+                let from = &layout.fields[len.field as usize];
+                if content.len() > *max {
+                    return Err(EncodeError {
+                        field: from.name.clone(),
+                        problem: format!("sizes a part of {} bytes, over its max of {max}", content.len()),
+                    });
+                }
+                let v = linear_value(layout, *len, content.len(), &from.name)?;
+                out.push((len.field, v));
+            }
+            ItemKind::Optional { pattern, .. } | ItemKind::If { pattern, .. } | ItemKind::Repeat { pattern, .. } => {
+                group_lengths(types, layout, &pattern.items, values, out)?
+            }
+            ItemKind::Alternatives(alts) => {
+                for a in alts {
+                    group_lengths(types, layout, &a.items, values, out)?;
+                }
+            }
+            ItemKind::Literal(_) | ItemKind::Field(_) | ItemKind::Bits { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+/// The value of `linear`'s field that gives `n`, if the field can hold it.
+fn linear_value(
+    layout: &MessageLayout,
+    linear: crate::layout::Linear,
+    n: usize,
+    what: &str,
+) -> Result<Value, EncodeError> {
+    let from = &layout.fields[linear.field as usize];
+    let fits = |v: i128| match from.ty {
+        FieldType::Int(k) => v >= k.min_value() && v <= k.max_value() as i128,
+        FieldType::Bin(b) => v >= b.kind().min_value() && v <= b.kind().max_value() as i128,
+        _ => false,
+    };
+    match linear.invert(n as u64).filter(|v| fits(*v)) {
+        Some(v) => Ok(int_value(is_signed(&from.ty), v)),
+        None => Err(EncodeError {
+            field: what.to_string(),
+            problem: format!("its length {n} cannot be written in `{}`", from.name),
+        }),
+    }
+}
+
+/// For a sized field inside `if len_field ... { }` on its own length, the
+/// one value the length field takes when the part is absent: its declared
+/// set less the condition's (the compiler checks there is exactly one).
+fn sentinel(layout: &MessageLayout, len_field: FieldId, sized: FieldId) -> Option<i128> {
+    fn find<'p>(items: &'p [crate::layout::Item], len_field: FieldId, sized: FieldId) -> Option<&'p crate::layout::ValueSet> {
+        items.iter().find_map(|i| match &i.kind {
+            ItemKind::If { field, set, pattern } if *field == len_field && holds(&pattern.items, sized) => Some(set),
+            ItemKind::If { pattern, .. }
+            | ItemKind::Optional { pattern, .. }
+            | ItemKind::Sized { pattern, .. }
+            | ItemKind::Repeat { pattern, .. } => find(&pattern.items, len_field, sized),
+            _ => None,
+        })
+    }
+    fn holds(items: &[crate::layout::Item], id: FieldId) -> bool {
+        items.iter().any(|i| match &i.kind {
+            ItemKind::Field(f) => *f == id,
+            ItemKind::If { pattern, .. } | ItemKind::Optional { pattern, .. } | ItemKind::Sized { pattern, .. } => {
+                holds(&pattern.items, id)
+            }
+            _ => false,
+        })
+    }
+    let set = layout
+        .segments
+        .iter()
+        .filter_map(|s| frame_pattern(&s.framing))
+        .find_map(|p| find(&p.items, len_field, sized))?;
+    let declared = layout.fields[len_field as usize].constraint.as_ref()?;
+    declared.0.iter().find_map(|&(lo, hi)| {
+        let mut v = lo;
+        while let Some(&(_, end)) = set.0.iter().find(|(a, b)| *a <= v && v <= *b) {
+            v = end.checked_add(1)?;
+        }
+        (v <= hi).then_some(v)
+    })
+}
+
 fn encode_segments(
     types: Types<'_>,
-    depth: usize,
     layout: &MessageLayout,
     values: EncodeValues<'_>,
     out: &mut BytesMut,
@@ -239,7 +364,7 @@ fn encode_segments(
             Framing::Nested { field } => {
                 let def = &layout.fields[*field as usize];
                 match (&def.ty, values.get(*field)) {
-                    (FieldType::Type(t), v) => encode_value(types, depth, *t, v, out)?,
+                    (FieldType::Type(t), v) => encode_value(types, *t, v, out)?,
                     (FieldType::Array { item, max, .. }, Value::List(items)) => {
                         let FieldType::Type(t) = **item else {
                             return Err(EncodeError {
@@ -254,7 +379,7 @@ fn encode_segments(
                             });
                         }
                         for v in items {
-                            encode_value(types, depth, t, v, out)?;
+                            encode_value(types, t, v, out)?;
                         }
                     }
                     (_, v) => {
@@ -266,7 +391,7 @@ fn encode_segments(
                 }
             }
             Framing::Exact(lit) => out.put_slice(lit),
-            Framing::Fixed { pattern, .. } => encode_pattern(layout, pattern, values, out)?,
+            Framing::Fixed { pattern, .. } => encode_pattern(types, layout, pattern, values, out)?,
             Framing::Line {
                 delimiter,
                 also_ends,
@@ -274,7 +399,7 @@ fn encode_segments(
                 pattern,
             } => {
                 let start = out.len();
-                encode_pattern(layout, pattern, values, out)?;
+                encode_pattern(types, layout, pattern, values, out)?;
                 let content = &out[start..];
                 if content.len() > *max {
                     return Err(EncodeError {
@@ -298,16 +423,27 @@ fn encode_segments(
                 }
                 out.put_slice(delimiter);
             }
-            Framing::Length { prefix, max, pattern } => {
+            Framing::Inline { pattern } => encode_pattern(types, layout, pattern, values, out)?,
+            Framing::Length {
+                prefix,
+                max,
+                pattern,
+                includes_prefix,
+            } => {
                 let mut payload = BytesMut::new();
-                encode_pattern(layout, pattern, values, &mut payload)?;
+                encode_pattern(types, layout, pattern, values, &mut payload)?;
                 if payload.len() > *max {
                     return Err(EncodeError {
                         field: String::new(),
                         problem: format!("frame of {} bytes exceeds its max of {max}", payload.len()),
                     });
                 }
-                put_length(*prefix, payload.len(), out).map_err(|e| EncodeError {
+                let counted = if *includes_prefix {
+                    payload.len() + prefix_width(*prefix, payload.len())
+                } else {
+                    payload.len()
+                };
+                put_length(*prefix, counted, out).map_err(|e| EncodeError {
                     field: String::new(),
                     problem: e.to_string(),
                 })?;
@@ -332,6 +468,19 @@ fn encode_segments(
         }
     }
     Ok(())
+}
+
+/// The pattern of a part that has one.
+fn frame_pattern(f: &Framing) -> Option<&crate::layout::Pattern> {
+    match f {
+        Framing::Inline { pattern } => Some(pattern),
+        other => super::decode::frame_of(other).map(|(p, _)| p),
+    }
+}
+
+/// The width of a length prefix that counts itself.
+fn prefix_width(prefix: crate::layout::LengthPrefix, _len: usize) -> usize {
+    prefix.width().unwrap_or(0)
 }
 
 /// The bytes of a data field (`raw`, until close, what is available).

@@ -4,7 +4,8 @@ pub mod decode;
 pub mod encode;
 mod nested;
 pub mod pattern;
+mod write;
 
 pub use decode::{Context, Decoded, Decoder};
 pub use encode::{derive, encode, encode_in};
-pub use pattern::EncodeError;
+pub use write::EncodeError;

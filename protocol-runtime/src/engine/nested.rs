@@ -8,7 +8,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::decode::{frame_of, Context, Decoded, Decoder, Part, Stage, Step};
-use super::pattern::{int_of, Matcher};
+use super::pattern::{int_of, Matcher, Scope};
 use crate::error::{Error, Excerpt, ProtocolViolation};
 use crate::layout::{FieldType, Framing, MessageLayout, TypeId};
 use crate::spec::{MessageId, Protocol, TypeKind};
@@ -137,6 +137,7 @@ impl Decoder {
                 let body = top.body;
                 let segment = top.segment;
                 let part = self.read_part(
+                    Scope::of(spec),
                     lay,
                     name(spec, body),
                     message,
@@ -281,7 +282,7 @@ impl Decoder {
                 continue;
             }
             let mut values = absent(lay.fields.len());
-            let mut matcher = Matcher::new(lay, &frame, &mut values);
+            let mut matcher = Matcher::new(Scope::of(spec), lay, &frame, &mut values);
             match matcher.whole(pattern) {
                 Ok(()) => return Ok(Some(Ok((*t, *b, values)))),
                 Err(m) => {
@@ -369,7 +370,7 @@ impl Decoder {
                 continue;
             }
             let mut values = absent(lay.fields.len());
-            let mut matcher = Matcher::new(lay, &frame, &mut values);
+            let mut matcher = Matcher::new(Scope::of(spec), lay, &frame, &mut values);
             match matcher.whole(pattern) {
                 Ok(()) => {
                     let message_fields = spec.messages[e.message].layout.fields.len();

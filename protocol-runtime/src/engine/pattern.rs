@@ -9,14 +9,33 @@
 //! less the literals that follow them (the compiler checks that only
 //! literals follow).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use smallvec::SmallVec;
 
+use crate::domain;
 use crate::layout::{
-    BinInt, BitSlice, FieldDef, FieldId, FieldType, IntKind, Item, ItemKind, Linear, MessageLayout, Pattern,
-    ValueSet,
+    BinInt, BitSlice, FieldDef, FieldId, FieldType, Framing, IntKind, Item, ItemKind, Linear, MessageLayout,
+    Pattern, TypeId, ValueSet,
 };
+use crate::spec::{Protocol, TypeDef, TypeKind};
 use crate::value::Value;
+
+/// The named types a pattern's fields may have (`struct T = { ... }`
+/// values are read in place), and how deep values may nest.
+#[derive(Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    pub types: &'a [TypeDef],
+    pub max_depth: usize,
+}
+
+impl<'a> Scope<'a> {
+    pub fn of(spec: &'a Protocol) -> Self {
+        Scope {
+            types: &spec.types,
+            max_depth: spec.max_depth,
+        }
+    }
+}
 
 /// Where and why a frame did not match, at the furthest point reached.
 /// What was expected is kept as references into the spec and written out
@@ -78,6 +97,13 @@ pub enum Expect<'a> {
         name: &'a str,
         from: &'a str,
     },
+    /// A domain name, and why the bytes are not one.
+    Domain {
+        name: &'a str,
+        why: domain::NameError,
+    },
+    /// Values nested deeper than the protocol's `depth` limit.
+    Depth(usize),
 }
 
 impl std::fmt::Display for Expect<'_> {
@@ -113,17 +139,27 @@ impl std::fmt::Display for Expect<'_> {
             Expect::Size { name, from } => {
                 write!(f, "a size of `{name}` within its max (from `{from}`)")
             }
+            Expect::Domain { name, why } => write!(f, "{} in `{name}`", why.describe()),
+            Expect::Depth(limit) => write!(f, "values nested at most {limit} deep"),
         }
     }
 }
 
 pub(crate) struct Matcher<'a, 'v> {
+    scope: Scope<'a>,
     layout: &'a MessageLayout,
     input: &'v Bytes,
     pub values: &'v mut [Value],
     furthest: Option<Mismatch<'a>>,
-    /// Items tried so far, against [`Matcher::budget`].
+    /// Items tried so far, against `budget`.
     steps: usize,
+    /// How many items one frame may try. Backtracking is linear for the
+    /// patterns specs write (a token's shorter lengths fail at once on the
+    /// literal after it); a pathological pattern on hostile input stops
+    /// here with an error instead of taking quadratic time or worse.
+    budget: usize,
+    /// Values of named types this frame's pattern is inside.
+    depth: usize,
 }
 
 type Step = Result<usize, ()>;
@@ -150,13 +186,51 @@ enum Cont<'a, 't> {
 }
 
 impl<'a, 'v> Matcher<'a, 'v> {
-    pub fn new(layout: &'a MessageLayout, input: &'v Bytes, values: &'v mut [Value]) -> Self {
+    pub fn new(scope: Scope<'a>, layout: &'a MessageLayout, input: &'v Bytes, values: &'v mut [Value]) -> Self {
         Matcher {
+            scope,
             layout,
             input,
             values,
             furthest: None,
             steps: 0,
+            budget: 64 * input.len() + 1024,
+            depth: 0,
+        }
+    }
+
+    /// A matcher for part of `outer`'s input (`input` is a prefix of it,
+    /// so offsets, and the pointers of domain names, stay the same) with
+    /// another layout's values, sharing the budget.
+    fn inner<'w>(
+        outer: (Scope<'a>, usize, usize),
+        layout: &'a MessageLayout,
+        input: &'w Bytes,
+        values: &'w mut [Value],
+        depth: usize,
+    ) -> Matcher<'a, 'w> {
+        let (scope, steps, budget) = outer;
+        Matcher {
+            scope,
+            layout,
+            input,
+            values,
+            furthest: None,
+            steps,
+            budget,
+            depth,
+        }
+    }
+
+    fn outer(&self) -> (Scope<'a>, usize, usize) {
+        (self.scope, self.steps, self.budget)
+    }
+
+    /// Takes back what an inner matcher spent and the furthest it reached.
+    fn absorb(&mut self, steps: usize, furthest: Option<Mismatch<'a>>) {
+        self.steps = steps;
+        if let Some(f) = furthest {
+            self.fail(f.offset, f.expected);
         }
     }
 
@@ -169,14 +243,6 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 expected: Expect::EndOfFrame,
             })),
         }
-    }
-
-    /// How many items one frame may try. Backtracking is linear for the
-    /// patterns specs write (a token's shorter lengths fail at once on the
-    /// literal after it); a pathological pattern on hostile input stops here
-    /// with an error instead of taking quadratic time or worse.
-    fn budget(&self) -> usize {
-        64 * self.input.len() + 1024
     }
 
     fn fail(&mut self, offset: usize, expected: Expect<'a>) {
@@ -208,7 +274,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
 
     fn item(&mut self, item: &'a Item, pos: usize, k: &Cont<'a, '_>) -> Step {
         self.steps += 1;
-        if self.steps > self.budget() {
+        if self.steps > self.budget {
             self.fail(self.input.len(), Expect::TooAmbiguous);
             return Err(());
         }
@@ -256,6 +322,25 @@ impl<'a, 'v> Matcher<'a, 'v> {
             }
             ItemKind::Repeat { pattern, min } => self.repeat(pattern, *min, pos, k),
             ItemKind::Bits { carrier, slices } => self.bits(*carrier, slices, pos, k),
+            ItemKind::Sized { len, max, pattern } => {
+                let Some(n) = self.size(*len, *max, "size", pos) else {
+                    return Err(());
+                };
+                if ((self.input.len() - pos) as u64) < n {
+                    self.fail(pos, Expect::Bytes { n, name: "size" });
+                    return Err(());
+                }
+                // Matched inside its bytes alone: its extent is fixed, so
+                // what follows never makes it read otherwise.
+                let end = pos + n as usize;
+                let part = self.input.slice(..end);
+                let mut inner = Matcher::inner(self.outer(), self.layout, &part, &mut *self.values, self.depth);
+                let r = inner.seq(&pattern.items, pos, &Cont::End);
+                let (steps, furthest) = (inner.steps, inner.furthest);
+                self.absorb(steps, furthest);
+                r?;
+                self.resume(end, k)
+            }
             ItemKind::If { field, set, pattern } => {
                 // Decided by a value already read, never by the bytes.
                 if condition_holds(&self.values[*field as usize], set) {
@@ -535,7 +620,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 self.values[id as usize] = value;
                 Ok(done)
             }
-            FieldType::Rest { item, max } => {
+            FieldType::Rest { item, max } if !matches!(**item, FieldType::Type(_)) => {
                 let FieldType::Bin(b) = **item else {
                     self.fail(pos, Expect::Field(name));
                     return Err(());
@@ -589,6 +674,73 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 self.values[id as usize] = value;
                 Ok(done)
             }
+            FieldType::Domain => match domain::read(self.input, pos) {
+                Ok((text, end)) => {
+                    let done = self.resume(end, k)?;
+                    self.values[id as usize] = Value::Str(text);
+                    Ok(done)
+                }
+                Err(why) => {
+                    self.fail(pos, Expect::Domain { name, why });
+                    Err(())
+                }
+            },
+            FieldType::Type(t) => {
+                let (v, end) = self.inline(*t, pos).ok_or(())?;
+                let done = self.resume(end, k)?;
+                self.values[id as usize] = v;
+                Ok(done)
+            }
+            FieldType::Array { item, count, max } if matches!(**item, FieldType::Type(_)) => {
+                let FieldType::Type(t) = **item else { return Err(()) };
+                let n = self.size(*count, *max, name, pos).ok_or(())?;
+                // Every item takes at least a byte: a count past the bytes
+                // left is refused before any is read or any memory taken.
+                if n > (self.input.len() - pos) as u64 && self.takes_a_byte(t) {
+                    self.fail(pos, Expect::Bytes { n, name });
+                    return Err(());
+                }
+                let mut items = Vec::with_capacity((n as usize).min(64));
+                let mut at = pos;
+                for _ in 0..n {
+                    let (v, end) = self.inline(t, at).ok_or(())?;
+                    items.push(v);
+                    at = end;
+                }
+                let done = self.resume(at, k)?;
+                self.values[id as usize] = Value::List(items);
+                Ok(done)
+            }
+            FieldType::Rest { item, max } => {
+                let FieldType::Type(t) = **item else { return Err(()) };
+                let Some(limit) = self.input.len().checked_sub(suffix_len(k)).filter(|l| *l >= pos) else {
+                    self.fail(pos, Expect::Field(name));
+                    return Err(());
+                };
+                let mut items = Vec::new();
+                let mut at = pos;
+                while at < limit {
+                    if items.len() == *max {
+                        self.fail(at, Expect::AtMostItems { max: *max, name });
+                        return Err(());
+                    }
+                    let (v, end) = self.inline(t, at).ok_or(())?;
+                    if end == at {
+                        // An item of no bytes would repeat forever.
+                        self.fail(at, Expect::Field(name));
+                        return Err(());
+                    }
+                    items.push(v);
+                    at = end;
+                }
+                if at != limit {
+                    self.fail(limit, Expect::EndOfFrame);
+                    return Err(());
+                }
+                let done = self.resume(at, k)?;
+                self.values[id as usize] = Value::List(items);
+                Ok(done)
+            }
             FieldType::Array { item, count, max } => {
                 let Some(n) = self.size(*count, *max, name, pos) else {
                     return Err(());
@@ -631,10 +783,8 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 Err(())
             }
             FieldType::Flag => self.resume(pos, k),
-            // Values of named types are parts of their own, never inside a
-            // frame (the compiler checks); bit slices are read by their
-            // `bits` item.
-            FieldType::Type(_) | FieldType::Bit { .. } => {
+            // Bit slices are read by their `bits` item.
+            FieldType::Bit { .. } => {
                 self.fail(pos, Expect::Field(name));
                 Err(())
             }
@@ -687,6 +837,51 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 Err(())
             }
         }
+    }
+
+    /// A value of struct `t` read in place at `pos` (its own reading: its
+    /// extent is not revisited by what follows), and where it ends.
+    fn inline(&mut self, t: TypeId, pos: usize) -> Option<(Value, usize)> {
+        let scope = self.scope;
+        let def = scope.types.get(t)?;
+        let (TypeKind::Struct(layout), Some(Framing::Inline { pattern })) =
+            (&def.kind, def.layout().and_then(|l| l.segments.first()).map(|s| &s.framing))
+        else {
+            self.fail(pos, Expect::Field(&def.name));
+            return None;
+        };
+        if self.depth >= scope.max_depth {
+            self.fail(pos, Expect::Depth(scope.max_depth));
+            return None;
+        }
+        let mut values = Vec::with_capacity(layout.fields.len());
+        values.resize_with(layout.fields.len(), || Value::Absent);
+        let mut inner = Matcher::inner(self.outer(), layout, self.input, &mut values, self.depth + 1);
+        let r = inner.seq(&pattern.items, pos, &Cont::Any);
+        let (steps, furthest) = (inner.steps, inner.furthest);
+        self.absorb(steps, furthest);
+        r.ok().map(|end| (Value::Struct(values), end))
+    }
+
+    /// Whether every value of struct `t` takes at least one byte.
+    fn takes_a_byte(&self, t: TypeId) -> bool {
+        self.scope
+            .types
+            .get(t)
+            .and_then(TypeDef::layout)
+            .and_then(|l| l.segments.first())
+            .is_some_and(|s| match &s.framing {
+                Framing::Inline { pattern } => pattern.items.iter().any(|i| match &i.kind {
+                    ItemKind::Literal(l) => !l.is_empty(),
+                    ItemKind::Bits { .. } => true,
+                    ItemKind::Field(f) => matches!(
+                        s_field(self.scope.types, t, *f),
+                        Some(FieldType::Bin(_) | FieldType::Domain | FieldType::Terminated { .. })
+                    ),
+                    _ => false,
+                }),
+                _ => false,
+            })
     }
 
     /// Whether `v` is the value an `= expr` field must have.
@@ -801,6 +996,11 @@ fn suffix_len(k: &Cont<'_, '_>) -> usize {
     sum
 }
 
+/// The type of field `f` of struct `t`.
+fn s_field(types: &[TypeDef], t: TypeId, f: FieldId) -> Option<&FieldType> {
+    Some(&types.get(t)?.layout()?.fields.get(f as usize)?.ty)
+}
+
 /// Resets the fields of an optional part that did not match.
 fn clear(items: &[Item], values: &mut [Value]) {
     for item in items {
@@ -819,7 +1019,7 @@ fn clear(items: &[Item], values: &mut [Value]) {
                     values[id as usize] = Value::Absent;
                 }
             }
-            ItemKind::If { pattern, .. } => clear(&pattern.items, values),
+            ItemKind::If { pattern, .. } | ItemKind::Sized { pattern, .. } => clear(&pattern.items, values),
             ItemKind::Literal(_) => {}
         }
     }
@@ -915,352 +1115,3 @@ fn parse_int(rest: &[u8], kind: IntKind) -> Result<(Value, usize), &'static str>
     }
 }
 
-/// Why a message could not be encoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{problem}", if field.is_empty() { String::new() } else { format!("field `{field}`: ") })]
-pub struct EncodeError {
-    pub field: String,
-    pub problem: String,
-}
-
-fn bad(field: &str, problem: impl Into<String>) -> EncodeError {
-    EncodeError {
-        field: field.to_string(),
-        problem: problem.into(),
-    }
-}
-
-/// The values a message is encoded from: the caller's, except the lengths
-/// that `raw(field)` parts use, which are computed from their data (and
-/// kept apart, so the caller's values need not be copied to replace them).
-#[derive(Clone, Copy)]
-pub(crate) struct EncodeValues<'a> {
-    pub given: &'a [Value],
-    pub derived: &'a [(FieldId, Value)],
-}
-
-impl EncodeValues<'_> {
-    pub(crate) fn get(&self, id: FieldId) -> &Value {
-        match self.derived.iter().find(|(d, _)| *d == id) {
-            Some((_, v)) => v,
-            None => &self.given[id as usize],
-        }
-    }
-}
-
-/// Writes `pattern` with the given values.
-pub(crate) fn encode_pattern(
-    layout: &MessageLayout,
-    pattern: &Pattern,
-    values: EncodeValues<'_>,
-    out: &mut BytesMut,
-) -> Result<(), EncodeError> {
-    for item in &pattern.items {
-        match &item.kind {
-            ItemKind::Literal(l) => out.put_slice(l),
-            ItemKind::Field(id) => {
-                let def = &layout.fields[*id as usize];
-                let value = values.get(*id);
-                if let (Some(set), Value::U64(_) | Value::I64(_)) = (&def.constraint, value) {
-                    if !set.contains(int_of(value)) {
-                        return Err(bad(&def.name, format!("{value:?} is not in {set}")));
-                    }
-                }
-                encode_field(&def.ty, &def.name, value, out)?;
-            }
-            ItemKind::Optional { flag, pattern } => {
-                let present = match flag {
-                    Some(f) => values.get(*f).is_present(),
-                    None => any_present(&pattern.items, values),
-                };
-                if present {
-                    encode_pattern(layout, pattern, values, out)?;
-                }
-            }
-            ItemKind::Alternatives(alts) => {
-                if let Some(first) = alts.first() {
-                    encode_pattern(layout, first, values, out)?;
-                }
-            }
-            ItemKind::Repeat { pattern, min } => {
-                for _ in 0..*min {
-                    encode_pattern(layout, pattern, values, out)?;
-                }
-            }
-            ItemKind::If { field, set, pattern } => {
-                if condition_holds(values.get(*field), set) {
-                    encode_pattern(layout, pattern, values, out)?;
-                } else if any_present(&pattern.items, values) {
-                    let name = &layout.fields[*field as usize].name;
-                    return Err(bad(
-                        name,
-                        format!("is not in {set}, so the part that depends on it must be absent"),
-                    ));
-                }
-            }
-            ItemKind::Bits { carrier, slices } => {
-                let mut raw: u64 = 0;
-                for s in slices {
-                    let v = match (s.constant, s.field) {
-                        (Some(c), _) => c,
-                        (None, None) => 0,
-                        (None, Some(id)) => {
-                            let def = &layout.fields[id as usize];
-                            let v = match values.get(id) {
-                                Value::Bool(b) => u64::from(*b),
-                                Value::U64(n) => *n,
-                                other => {
-                                    return Err(bad(
-                                        &def.name,
-                                        format!("needs a number of {} bits, not {other:?}", s.width),
-                                    ))
-                                }
-                            };
-                            if v > s.mask() {
-                                return Err(bad(&def.name, format!("{v} does not fit in {} bits", s.width)));
-                            }
-                            if let Some(set) = &def.constraint {
-                                if !set.contains(v as i128) {
-                                    return Err(bad(&def.name, format!("{v} is not in {set}")));
-                                }
-                            }
-                            v
-                        }
-                    };
-                    raw = if s.width >= 64 { v } else { (raw << s.width) | v };
-                }
-                carrier.write(raw as i128, out);
-            }
-        }
-    }
-    Ok(())
-}
-
-fn any_present(items: &[Item], values: EncodeValues<'_>) -> bool {
-    items.iter().any(|i| match &i.kind {
-        ItemKind::Field(id) => !matches!(values.get(*id), Value::Absent),
-        ItemKind::Optional { pattern, flag } => {
-            flag.is_some_and(|f| values.get(f).is_present()) || any_present(&pattern.items, values)
-        }
-        ItemKind::Alternatives(alts) => alts.iter().any(|a| any_present(&a.items, values)),
-        ItemKind::If { pattern, .. } => any_present(&pattern.items, values),
-        ItemKind::Bits { slices, .. } => slices
-            .iter()
-            .filter_map(|s| s.field)
-            .any(|f| !matches!(values.get(f), Value::Absent)),
-        ItemKind::Repeat { .. } | ItemKind::Literal(_) => false,
-    })
-}
-
-fn encode_field(ty: &FieldType, name: &str, value: &Value, out: &mut BytesMut) -> Result<(), EncodeError> {
-    match (ty, value) {
-        (_, Value::Absent) => Err(bad(name, "is required here")),
-        (FieldType::Token { max, except }, v) => {
-            let s = v
-                .as_bytes()
-                .ok_or_else(|| bad(name, format!("a token needs a string, not {v:?}")))?;
-            if s.is_empty() {
-                return Err(bad(name, "a token cannot be empty"));
-            }
-            if s.len() > *max {
-                return Err(bad(
-                    name,
-                    format!("is {} bytes, over the token limit of {max}", s.len()),
-                ));
-            }
-            let refused = match except {
-                None => s.iter().find(|b| !is_token_byte(**b)),
-                Some(set) => s.iter().find(|b| set.contains(b)),
-            };
-            if let Some(b) = refused {
-                let what = if except.is_some() {
-                    "excluded"
-                } else {
-                    "space or control"
-                };
-                return Err(bad(
-                    name,
-                    format!("a token cannot hold the byte 0x{b:02x} ({what})"),
-                ));
-            }
-            out.put_slice(s);
-            Ok(())
-        }
-        (FieldType::Text, Value::Str(s)) => {
-            out.put_slice(s.as_bytes());
-            Ok(())
-        }
-        (FieldType::Bytes, v) => {
-            let b = v
-                .as_bytes()
-                .ok_or_else(|| bad(name, format!("needs bytes, not {v:?}")))?;
-            out.put_slice(b);
-            Ok(())
-        }
-        (FieldType::Int(kind), v) => {
-            let n: i128 = match v {
-                Value::U64(n) => *n as i128,
-                Value::I64(n) => *n as i128,
-                other => return Err(bad(name, format!("needs an integer, not {other:?}"))),
-            };
-            if n < kind.min_value() || n > kind.max_value() as i128 {
-                return Err(bad(name, format!("{n} is out of range for `{}`", kind.name())));
-            }
-            let mut buf = itoa_buf(n);
-            out.put_slice(buf.as_bytes_mut());
-            Ok(())
-        }
-        (FieldType::Bin(b), v) => {
-            let n: i128 = match v {
-                Value::U64(n) => *n as i128,
-                Value::I64(n) => *n as i128,
-                other => return Err(bad(name, format!("needs an integer, not {other:?}"))),
-            };
-            let kind = b.kind();
-            if n < kind.min_value() || n > kind.max_value() as i128 {
-                return Err(bad(name, format!("{n} is out of range for `{}`", b.name())));
-            }
-            b.write(n, out);
-            Ok(())
-        }
-        (FieldType::Sized { max, text, .. }, v) => {
-            let b = match (text, v) {
-                (true, Value::Str(s)) => s.as_bytes(),
-                (false, v) => v
-                    .as_bytes()
-                    .ok_or_else(|| bad(name, format!("needs bytes, not {v:?}")))?,
-                (true, v) => return Err(bad(name, format!("needs text, not {v:?}"))),
-            };
-            if b.len() > *max {
-                return Err(bad(name, format!("is {} bytes, over its max of {max}", b.len())));
-            }
-            out.put_slice(b);
-            Ok(())
-        }
-        (FieldType::Rest { item, max }, Value::List(items)) => {
-            if items.len() > *max {
-                return Err(bad(
-                    name,
-                    format!("has {} items, over its max of {max}", items.len()),
-                ));
-            }
-            for v in items {
-                encode_field(item, name, v, out)?;
-            }
-            Ok(())
-        }
-        (
-            FieldType::Terminated {
-                terminator,
-                max,
-                text,
-            },
-            v,
-        ) => {
-            let b = match (text, v) {
-                (true, Value::Str(s)) => s.as_bytes(),
-                (false, v) => v
-                    .as_bytes()
-                    .ok_or_else(|| bad(name, format!("needs bytes, not {v:?}")))?,
-                (true, v) => return Err(bad(name, format!("needs text, not {v:?}"))),
-            };
-            if b.len() > *max {
-                return Err(bad(name, format!("is {} bytes, over its max of {max}", b.len())));
-            }
-            // Read back, the first terminator must be the one written (a
-            // value ending in the start of a multi-byte terminator could
-            // make one earlier).
-            let start = out.len();
-            out.put_slice(b);
-            out.put_slice(terminator);
-            if memchr::memmem::find(&out[start..], terminator) != Some(b.len()) {
-                out.truncate(start);
-                return Err(bad(
-                    name,
-                    format!(
-                        "holds its terminator \"{}\", or ends in its first bytes",
-                        terminator.escape_ascii()
-                    ),
-                ));
-            }
-            Ok(())
-        }
-        (FieldType::Array { item, max, .. }, Value::List(items)) => {
-            if items.len() > *max {
-                return Err(bad(
-                    name,
-                    format!("has {} items, over its max of {max}", items.len()),
-                ));
-            }
-            for v in items {
-                encode_field(item, name, v, out)?;
-            }
-            Ok(())
-        }
-        (FieldType::Choice(options), Value::Choice(i)) => {
-            let o = options
-                .get(*i)
-                .ok_or_else(|| bad(name, format!("has no option {i}")))?;
-            out.put_slice(o);
-            Ok(())
-        }
-        (FieldType::Flag, _) => Ok(()),
-        (
-            FieldType::List {
-                item,
-                separator,
-                separator_repeats: _,
-                min,
-                max,
-            },
-            Value::List(items),
-        ) => {
-            if items.len() < *min || items.len() > *max {
-                return Err(bad(
-                    name,
-                    format!("has {} items; it takes {min} to {max}", items.len()),
-                ));
-            }
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.put_slice(separator);
-                }
-                encode_field(item, name, v, out)?;
-            }
-            Ok(())
-        }
-        (ty, v) => Err(bad(name, format!("{v:?} does not fit a {ty:?} field"))),
-    }
-}
-
-/// A decimal integer, formatted without allocating.
-struct IntBuf {
-    buf: [u8; 40],
-    start: usize,
-}
-
-impl IntBuf {
-    fn as_bytes_mut(&mut self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-fn itoa_buf(n: i128) -> IntBuf {
-    let mut buf = [0u8; 40];
-    let mut i = buf.len();
-    let negative = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if negative {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    IntBuf { buf, start: i }
-}

@@ -45,7 +45,7 @@ pub(super) fn lower_all(
         } else {
             seen.insert(&m.name.name, m.name.span);
         }
-        if let Some((_, span)) = types.get(&m.name.name) {
+        if let Some((_, span, _)) = types.get(&m.name.name) {
             diags.push(
                 Diagnostic::new(
                     Code::DuplicateName,
@@ -68,8 +68,9 @@ pub(super) fn lower_all(
     out
 }
 
-/// The named types, by name: their ids and where they are declared.
-pub(super) type TypeNames = HashMap<String, (TypeId, Span)>;
+/// The named types, by name: their ids, where they are declared, and
+/// whether each is a struct read in place (`struct T = { ... }`).
+pub(super) type TypeNames = HashMap<String, (TypeId, Span, bool)>;
 
 pub(super) struct MessageLowerer<'a, 'd> {
     defaults: &'a Defaults,
@@ -172,6 +173,9 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                 let template = frame_template(framing, self.defaults, self.diags)?;
                 self.framed(template, pattern)
             }
+            ast::Segment::Inline { pattern, .. } => Framing::Inline {
+                pattern: self.pattern(pattern, false, self.defaults.length.unwrap_or(UNBOUNDED)),
+            },
             ast::Segment::Default { pattern, span } if self.nested_part(pattern).is_some() => {
                 let part = self.nested_part(pattern)?;
                 return self.nested(part, *span);
@@ -203,10 +207,15 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                 also_ends,
                 max,
             },
-            FrameTemplate::Length { prefix, max } => Framing::Length {
+            FrameTemplate::Length {
+                prefix,
+                max,
+                includes_prefix,
+            } => Framing::Length {
                 pattern: self.pattern(pattern, false, max),
                 prefix,
                 max,
+                includes_prefix,
             },
             FrameTemplate::Fixed => {
                 let pattern = self.pattern(pattern, false, usize::MAX);
@@ -386,6 +395,13 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
     fn pattern(&mut self, elements: &[Element], optional: bool, frame_max: usize) -> Pattern {
         let mut items = Vec::new();
         for e in elements {
+            if let Element::Match { field, arms, span } = e {
+                // One `if` per arm.
+                for kind in self.match_part(field, arms, frame_max).unwrap_or_default() {
+                    items.push(Item { kind, span: *span });
+                }
+                continue;
+            }
             if let Some(item) = self.element(e, optional, frame_max) {
                 items.push(item);
             }
@@ -461,6 +477,16 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
             Element::If {
                 field, test, pattern, ..
             } => self.condition(field, test.as_ref(), pattern, frame_max)?,
+            Element::Sized { len, pattern, .. } => {
+                let len = self.size_expr(len, "size")?;
+                ItemKind::Sized {
+                    len,
+                    max: frame_max,
+                    pattern: self.pattern(pattern, optional, frame_max),
+                }
+            }
+            // Lowered by `pattern`, into one item per arm.
+            Element::Match { .. } => return None,
         };
         if let Element::Field {
             name, volatile: true, ..
@@ -488,7 +514,11 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                 return Some(sized);
             }
         }
-        if self.types.contains_key(name) {
+        if let Some(&(id, _, inline)) = self.types.get(name) {
+            if inline {
+                Args::new(call, &[], self.diags).finish();
+                return Some(FieldType::Type(id));
+            }
             self.diags.push(
                 Diagnostic::new(
                     Code::BadConstruct,
@@ -496,9 +526,13 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                     format!("a value of `{name}` stands as a part of its own, not inside a frame"),
                 )
                 .label("inside a pattern")
-                .help(format!("make it a part of the body: `then value: {name}`")),
+                .help(format!("make it a part of the body (`then value: {name}`), or declare `{name}` with braces (`struct {name} = {{ ... }};`) to read it in place")),
             );
             return None;
+        }
+        if name == "domain" {
+            Args::new(call, &[], self.diags).finish();
+            return Some(FieldType::Domain);
         }
         Some(match name {
             "token" => {
@@ -777,7 +811,8 @@ fn nullable(e: &Element) -> bool {
     match e {
         Element::Literal { bytes, .. } => bytes.is_empty(),
         Element::Field { .. } | Element::Bits { .. } => false,
-        Element::If { .. } => true,
+        Element::If { .. } | Element::Match { .. } => true,
+        Element::Sized { pattern, .. } => pattern.iter().all(nullable),
         Element::Group(g) => {
             g.optional || g.repeat == Some(0) || g.alternatives.iter().any(|alt| alt.iter().all(nullable))
         }
@@ -800,7 +835,8 @@ fn has_fields(e: &Element) -> bool {
         Element::Literal { .. } => false,
         Element::Field { .. } => true,
         Element::Bits { slices, .. } => slices.iter().any(|s| s.name.name != "_"),
-        Element::If { pattern, .. } => pattern.iter().any(has_fields),
+        Element::If { pattern, .. } | Element::Sized { pattern, .. } => pattern.iter().any(has_fields),
+        Element::Match { arms, .. } => arms.iter().flat_map(|a| &a.pattern).any(has_fields),
         Element::Group(g) => g.alternatives.iter().flatten().any(has_fields),
     }
 }

@@ -30,7 +30,7 @@ impl MessageLowerer<'_, '_> {
                 constraint: None,
                 volatile,
                 ..
-            }] if call.args.is_empty() && self.types.contains_key(&call.name.name) => Some(NestedPart {
+            }] if call.args.is_empty() && self.types.get(&call.name.name).is_some_and(|t| !t.2) => Some(NestedPart {
                 name,
                 call,
                 count: count.as_ref(),
@@ -62,7 +62,7 @@ impl MessageLowerer<'_, '_> {
             );
             return None;
         }
-        let (ty, _) = self.types[&call.name.name];
+        let (ty, _, _) = self.types[&call.name.name];
         let ty = match count {
             None => FieldType::Type(ty),
             Some(count) => {

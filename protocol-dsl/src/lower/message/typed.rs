@@ -130,6 +130,14 @@ impl MessageLowerer<'_, '_> {
         count: &Expr,
         frame_max: usize,
     ) -> Option<FieldType> {
+        if let FieldType::Type(_) = item {
+            let count = self.size_expr(count, &name.name)?;
+            return Some(FieldType::Array {
+                item: Box::new(item),
+                count,
+                max: self.defaults.repeat.unwrap_or(crate::lower::UNBOUNDED).min(frame_max),
+            });
+        }
         let FieldType::Bin(b) = item else {
             self.diags.push(
                 Diagnostic::new(
@@ -158,6 +166,12 @@ impl MessageLowerer<'_, '_> {
         span: Span,
         frame_max: usize,
     ) -> Option<FieldType> {
+        if let FieldType::Type(_) = item {
+            return Some(FieldType::Rest {
+                item: Box::new(item),
+                max: self.defaults.repeat.unwrap_or(crate::lower::UNBOUNDED).min(frame_max),
+            });
+        }
         let FieldType::Bin(b) = item else {
             self.diags.push(
                 Diagnostic::new(
