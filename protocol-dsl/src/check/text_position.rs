@@ -34,7 +34,19 @@ fn literal_only(items: &[Item]) -> bool {
 
 fn walk(message: &str, layout: &MessageLayout, pattern: &Pattern, tail_ok: bool, diags: &mut Diagnostics) {
     for (i, item) in pattern.items.iter().enumerate() {
-        let rest = &pattern.items[i + 1..];
+        let mut rest = &pattern.items[i + 1..];
+        if let ItemKind::If { field, set, .. } = &item.kind {
+            // The arms of a `match`: when this part is present, the parts
+            // after it on the same field with other values are not.
+            let exclusive = rest
+                .iter()
+                .take_while(|r| {
+                    matches!(&r.kind, ItemKind::If { field: f, set: s, .. }
+                        if f == field && s.0.iter().all(|&(a, b)| set.0.iter().all(|&(c, d)| b < c || d < a)))
+                })
+                .count();
+            rest = &rest[exclusive..];
+        }
         let ok = tail_ok && literal_only(rest);
         match &item.kind {
             ItemKind::Field(id) => {
