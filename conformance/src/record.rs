@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 #[derive(clap::Args)]
 pub struct RecordArgs {
     /// The spec of the traffic: a bundled spec's name (daytime, echo, greeting,
-    /// memcached_get, memcached, modbus, redis) or a path to a `.proto` file.
+    /// memcached_get, memcached, modbus, redis, postgres, dns) or a path to a `.proto` file.
     #[arg(value_name = "SPEC")]
     spec: String,
     /// Where the client under observation connects: `host:port` or `unix:/path`.

@@ -39,7 +39,9 @@ impl NameError {
         match self {
             NameError::Truncated => "a domain name that ends within the frame",
             NameError::LabelType => "a label length below 64 or a compression pointer",
-            NameError::NotBackwards => "a compression pointer to an earlier name (this one points forward or into itself)",
+            NameError::NotBackwards => {
+                "a compression pointer to an earlier name (this one points forward or into itself)"
+            }
             NameError::TooManyPointers => "a domain name with at most 64 compression pointers",
             NameError::TooLong => "a domain name of at most 255 bytes",
         }
@@ -177,7 +179,9 @@ pub fn parse(text: &str) -> Result<Vec<Vec<u8>>, BadName> {
         )));
     }
     if wire > MAX_DOMAIN {
-        return Err(BadName(format!("`{text}` takes {wire} bytes; a name takes at most 255")));
+        return Err(BadName(format!(
+            "`{text}` takes {wire} bytes; a name takes at most 255"
+        )));
     }
     Ok(labels)
 }
@@ -193,7 +197,15 @@ mod tests {
 
     #[test]
     fn names_round_trip_through_text() {
-        for name in [".", "a.", "www.example.test.", "a\\.b.c.", "x\\\\y.", "sp\\032ace.", "\\255\\000."] {
+        for name in [
+            ".",
+            "a.",
+            "www.example.test.",
+            "a\\.b.c.",
+            "x\\\\y.",
+            "sp\\032ace.",
+            "\\255\\000.",
+        ] {
             let mut out = Vec::new();
             write(name, &mut out).unwrap();
             assert_eq!(read(&out, 0).unwrap(), (name.to_string(), out.len()), "{name}");

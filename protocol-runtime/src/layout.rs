@@ -573,7 +573,11 @@ pub enum ItemKind {
     /// `size(rdlen) { ... }`: a part exactly as long as an earlier field of
     /// the same frame says, its pattern matched inside those bytes. The
     /// length field is derived from the part's encoding.
-    Sized { len: Linear, max: usize, pattern: Pattern },
+    Sized {
+        len: Linear,
+        max: usize,
+        pattern: Pattern,
+    },
     /// A field-less part repeated: `" "+` (`min` 1) or `" "*` (`min` 0).
     /// The decoder takes as many rounds as let the rest of the frame match,
     /// most first; the encoder writes `min` rounds.

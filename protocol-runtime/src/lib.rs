@@ -9,8 +9,8 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
-pub mod domain;
 pub mod connection;
+pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod layout;

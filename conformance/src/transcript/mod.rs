@@ -74,6 +74,8 @@ pub fn bundled_spec(name: &str) -> Option<&'static str> {
         "memcached" => include_str!("../../../specs/memcached.proto"),
         "modbus" => include_str!("../../../specs/modbus.proto"),
         "redis" => include_str!("../../../specs/redis.proto"),
+        "postgres" => include_str!("../../../specs/postgres.proto"),
+        "dns" => include_str!("../../../specs/dns.proto"),
         _ => return None,
     })
 }
@@ -118,7 +120,7 @@ fn resolve_spec(path: &Path, t: &ast::Transcript) -> Result<Resolved, Transcript
         let compiled = protocol_dsl::compile_file(&spec_path).map_err(|e| {
             TranscriptError::new(t.spec_span, format!("cannot read spec `{}`: {e}", spec_path.display()))
                 .label("no such spec")
-                .help("name a bundled spec (daytime, echo, greeting, memcached_get, memcached, modbus, redis) or a path relative to this file")
+                .help("name a bundled spec (daytime, echo, greeting, memcached_get, memcached, modbus, redis, postgres, dns) or a path relative to this file")
         })?;
         (spec_path.display().to_string(), compiled)
     };

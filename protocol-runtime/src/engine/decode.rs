@@ -497,7 +497,17 @@ impl Decoder {
             let stack = vec![Activation::new(Body::Message(message), segment, values)];
             return Ok(Step::Next(Stage::Nested { message, stack }));
         }
-        match self.read_part(Scope::of(spec), &m.layout, &m.name, message, segment, &mut values, buf, cx, eof)? {
+        match self.read_part(
+            Scope::of(spec),
+            &m.layout,
+            &m.name,
+            message,
+            segment,
+            &mut values,
+            buf,
+            cx,
+            eof,
+        )? {
             Part::Pending => {
                 self.stage = Stage::Segment {
                     message,

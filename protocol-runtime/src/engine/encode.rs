@@ -116,7 +116,11 @@ pub fn derive(layout: &MessageLayout, values: &[Value]) -> Result<Vec<Value>, En
 
 /// [`derive`] for a message of a protocol with named types (whose values
 /// a `size(...) { }` part may hold).
-pub fn derive_in(types: &[TypeDef], layout: &MessageLayout, values: &[Value]) -> Result<Vec<Value>, EncodeError> {
+pub fn derive_in(
+    types: &[TypeDef],
+    layout: &MessageLayout,
+    values: &[Value],
+) -> Result<Vec<Value>, EncodeError> {
     if values.len() != layout.fields.len() {
         return Err(EncodeError {
             field: String::new(),
@@ -279,9 +283,9 @@ fn group_lengths(
                 let v = linear_value(layout, *len, content.len(), &from.name)?;
                 out.push((len.field, v));
             }
-            ItemKind::Optional { pattern, .. } | ItemKind::If { pattern, .. } | ItemKind::Repeat { pattern, .. } => {
-                group_lengths(types, layout, &pattern.items, values, out)?
-            }
+            ItemKind::Optional { pattern, .. }
+            | ItemKind::If { pattern, .. }
+            | ItemKind::Repeat { pattern, .. } => group_lengths(types, layout, &pattern.items, values, out)?,
             ItemKind::Alternatives(alts) => {
                 for a in alts {
                     group_lengths(types, layout, &a.items, values, out)?;
@@ -319,9 +323,15 @@ fn linear_value(
 /// one value the length field takes when the part is absent: its declared
 /// set less the condition's (the compiler checks there is exactly one).
 fn sentinel(layout: &MessageLayout, len_field: FieldId, sized: FieldId) -> Option<i128> {
-    fn find<'p>(items: &'p [crate::layout::Item], len_field: FieldId, sized: FieldId) -> Option<&'p crate::layout::ValueSet> {
+    fn find<'p>(
+        items: &'p [crate::layout::Item],
+        len_field: FieldId,
+        sized: FieldId,
+    ) -> Option<&'p crate::layout::ValueSet> {
         items.iter().find_map(|i| match &i.kind {
-            ItemKind::If { field, set, pattern } if *field == len_field && holds(&pattern.items, sized) => Some(set),
+            ItemKind::If { field, set, pattern } if *field == len_field && holds(&pattern.items, sized) => {
+                Some(set)
+            }
             ItemKind::If { pattern, .. }
             | ItemKind::Optional { pattern, .. }
             | ItemKind::Sized { pattern, .. }
@@ -332,9 +342,9 @@ fn sentinel(layout: &MessageLayout, len_field: FieldId, sized: FieldId) -> Optio
     fn holds(items: &[crate::layout::Item], id: FieldId) -> bool {
         items.iter().any(|i| match &i.kind {
             ItemKind::Field(f) => *f == id,
-            ItemKind::If { pattern, .. } | ItemKind::Optional { pattern, .. } | ItemKind::Sized { pattern, .. } => {
-                holds(&pattern.items, id)
-            }
+            ItemKind::If { pattern, .. }
+            | ItemKind::Optional { pattern, .. }
+            | ItemKind::Sized { pattern, .. } => holds(&pattern.items, id),
             _ => false,
         })
     }

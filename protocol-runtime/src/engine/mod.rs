@@ -7,5 +7,5 @@ pub mod pattern;
 mod write;
 
 pub use decode::{Context, Decoded, Decoder};
-pub use encode::{derive, encode, encode_in};
+pub use encode::{derive, derive_in, encode, encode_in};
 pub use write::EncodeError;

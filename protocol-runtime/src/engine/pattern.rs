@@ -186,7 +186,12 @@ enum Cont<'a, 't> {
 }
 
 impl<'a, 'v> Matcher<'a, 'v> {
-    pub fn new(scope: Scope<'a>, layout: &'a MessageLayout, input: &'v Bytes, values: &'v mut [Value]) -> Self {
+    pub fn new(
+        scope: Scope<'a>,
+        layout: &'a MessageLayout,
+        input: &'v Bytes,
+        values: &'v mut [Value],
+    ) -> Self {
         Matcher {
             scope,
             layout,
@@ -334,7 +339,8 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 // what follows never makes it read otherwise.
                 let end = pos + n as usize;
                 let part = self.input.slice(..end);
-                let mut inner = Matcher::inner(self.outer(), self.layout, &part, &mut *self.values, self.depth);
+                let mut inner =
+                    Matcher::inner(self.outer(), self.layout, &part, &mut *self.values, self.depth);
                 let r = inner.seq(&pattern.items, pos, &Cont::End);
                 let (steps, furthest) = (inner.steps, inner.furthest);
                 self.absorb(steps, furthest);
@@ -692,7 +698,9 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 Ok(done)
             }
             FieldType::Array { item, count, max } if matches!(**item, FieldType::Type(_)) => {
-                let FieldType::Type(t) = **item else { return Err(()) };
+                let FieldType::Type(t) = **item else {
+                    return Err(());
+                };
                 let n = self.size(*count, *max, name, pos).ok_or(())?;
                 // Every item takes at least a byte: a count past the bytes
                 // left is refused before any is read or any memory taken.
@@ -712,7 +720,9 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 Ok(done)
             }
             FieldType::Rest { item, max } => {
-                let FieldType::Type(t) = **item else { return Err(()) };
+                let FieldType::Type(t) = **item else {
+                    return Err(());
+                };
                 let Some(limit) = self.input.len().checked_sub(suffix_len(k)).filter(|l| *l >= pos) else {
                     self.fail(pos, Expect::Field(name));
                     return Err(());
@@ -844,9 +854,10 @@ impl<'a, 'v> Matcher<'a, 'v> {
     fn inline(&mut self, t: TypeId, pos: usize) -> Option<(Value, usize)> {
         let scope = self.scope;
         let def = scope.types.get(t)?;
-        let (TypeKind::Struct(layout), Some(Framing::Inline { pattern })) =
-            (&def.kind, def.layout().and_then(|l| l.segments.first()).map(|s| &s.framing))
-        else {
+        let (TypeKind::Struct(layout), Some(Framing::Inline { pattern })) = (
+            &def.kind,
+            def.layout().and_then(|l| l.segments.first()).map(|s| &s.framing),
+        ) else {
             self.fail(pos, Expect::Field(&def.name));
             return None;
         };
@@ -1114,4 +1125,3 @@ fn parse_int(rest: &[u8], kind: IntKind) -> Result<(Value, usize), &'static str>
         Ok((Value::U64(v as u64), len))
     }
 }
-

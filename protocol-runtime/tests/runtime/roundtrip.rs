@@ -14,6 +14,7 @@ use protocol_runtime::{Message, Value};
 use crate::{blob, spec};
 
 mod cases;
+mod wire;
 
 use cases::{cases, i, list, list_max, s, u};
 
@@ -28,7 +29,7 @@ const SPECS: [&str; 6] = [
 
 /// Encodes `values` as message `name`, decodes the bytes back and checks
 /// that the same message comes out, with every byte consumed.
-fn roundtrip(sp: &Protocol, name: &str, values: &[Value]) -> Vec<u8> {
+pub(super) fn roundtrip(sp: &Protocol, name: &str, values: &[Value]) -> Vec<u8> {
     let id = sp.message(name).unwrap();
     let mut out = BytesMut::new();
     encode_in(&sp.types, sp.max_depth, &sp.messages[id].layout, values, &mut out)
@@ -140,7 +141,8 @@ fn line_end_bytes(layout: &protocol_runtime::layout::MessageLayout, f: usize) ->
             ItemKind::Field(id) => *id as usize == f,
             ItemKind::Optional { pattern, .. }
             | ItemKind::Repeat { pattern, .. }
-            | ItemKind::If { pattern, .. } => holds(pattern, f),
+            | ItemKind::If { pattern, .. }
+            | ItemKind::Sized { pattern, .. } => holds(pattern, f),
             ItemKind::Alternatives(alts) => alts.iter().any(|a| holds(a, f)),
             ItemKind::Literal(_) | ItemKind::Bits { .. } => false,
         })
@@ -594,6 +596,7 @@ fn arb_type(ty: &FieldType) -> BoxedStrategy<Value> {
         // Values of named types need the protocol: see `arb_typed`.
         FieldType::Type(_) => Just(Value::Absent).boxed(),
         FieldType::Bit { width: 1 } => any::<bool>().prop_map(Value::Bool).boxed(),
+        FieldType::Domain => wire::arb_domain().prop_map(Value::Str).boxed(),
         FieldType::Rest { item, .. } => prop::collection::vec(arb_type(item), 0..8)
             .prop_map(Value::List)
             .boxed(),
@@ -627,14 +630,17 @@ fn arb_typed(sp: &Arc<Protocol>, ty: &FieldType, depth: u32) -> BoxedStrategy<Va
                     .map(|d| {
                         if d.derived {
                             Just(Value::Absent).boxed()
+                        } else if d.optional {
+                            prop_oneof![Just(Value::Absent), arb_typed(sp, &d.ty, depth)].boxed()
                         } else {
                             arb_typed(sp, &d.ty, depth)
                         }
                     })
                     .collect();
+                let types = sp.types.clone();
                 fields
                     .prop_filter_map("derived fields agree", move |v| {
-                        protocol_runtime::engine::derive(&layout, &v)
+                        protocol_runtime::engine::derive_in(&types, &layout, &v)
                             .ok()
                             .map(Value::Struct)
                     })
@@ -661,7 +667,9 @@ fn arb_typed(sp: &Arc<Protocol>, ty: &FieldType, depth: u32) -> BoxedStrategy<Va
                 proptest::strategy::Union::new(each).boxed()
             }
         },
-        FieldType::Array { item, .. } if matches!(**item, FieldType::Type(_)) => {
+        FieldType::Array { item, .. } | FieldType::Rest { item, .. }
+            if matches!(**item, FieldType::Type(_)) =>
+        {
             prop::collection::vec(arb_typed(sp, item, depth), 0..4)
                 .prop_map(Value::List)
                 .boxed()
@@ -679,7 +687,9 @@ fn arb_message(sp: &Protocol, name: &str) -> BoxedStrategy<Vec<Value>> {
         .iter()
         .map(|def| {
             let base = match def.ty {
-                FieldType::Type(_) | FieldType::Array { .. } if !sp.types.is_empty() => {
+                FieldType::Type(_) | FieldType::Array { .. } | FieldType::Rest { .. }
+                    if !sp.types.is_empty() =>
+                {
                     arb_typed(&sp_arc, &def.ty, 3)
                 }
                 _ => arb_field(def),
@@ -697,7 +707,7 @@ fn arb_message(sp: &Protocol, name: &str) -> BoxedStrategy<Vec<Value>> {
     // hold) are drawn again.
     fields
         .prop_filter_map("derived fields agree", move |values| {
-            let values = protocol_runtime::engine::derive(&layout, &values).ok()?;
+            let values = protocol_runtime::engine::derive_in(&types, &layout, &values).ok()?;
             encode_in(&types, usize::MAX, &layout, &values, &mut BytesMut::new()).ok()?;
             Some(values)
         })
