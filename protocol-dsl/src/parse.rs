@@ -301,7 +301,11 @@ impl Builder<'_> {
                 let body = inner.next().expect("grammar: struct body");
                 let segments = if body.as_rule() == Rule::inline_body {
                     let bsp = span(&body);
-                    let pattern = body.into_inner().next().map(|p| self.pattern(p)).unwrap_or_default();
+                    let pattern = body
+                        .into_inner()
+                        .next()
+                        .map(|p| self.pattern(p))
+                        .unwrap_or_default();
                     vec![Segment::Inline { pattern, span: bsp }]
                 } else {
                     self.body(body)
@@ -479,7 +483,11 @@ impl Builder<'_> {
                 inner.next(); // kw_size
                 let len = self.expr(inner.next().expect("grammar: size expression"));
                 let pattern = inner.next().map(|p| self.pattern(p)).unwrap_or_default();
-                Element::Sized { len, pattern, span: sp }
+                Element::Sized {
+                    len,
+                    pattern,
+                    span: sp,
+                }
             }
             Rule::match_part => {
                 let mut inner = pair.into_inner();
@@ -502,7 +510,11 @@ impl Builder<'_> {
                         }
                     })
                     .collect();
-                Element::Match { field, arms, span: sp }
+                Element::Match {
+                    field,
+                    arms,
+                    span: sp,
+                }
             }
             Rule::bits => {
                 let mut inner = pair.into_inner();

@@ -17,7 +17,12 @@ pub fn check(p: &ir::Protocol, diags: &mut Diagnostics) {
         let Some(layout) = t.layout() else { continue };
         let framed = matches!(
             layout.segments.first().map(|s| &s.framing),
-            Some(Framing::Line { .. } | Framing::Length { .. } | Framing::Fixed { .. } | Framing::Inline { .. })
+            Some(
+                Framing::Line { .. }
+                    | Framing::Length { .. }
+                    | Framing::Fixed { .. }
+                    | Framing::Inline { .. }
+            )
         );
         if !framed {
             let span = layout.segments.first().map_or(t.span, |s| s.span);

@@ -17,7 +17,10 @@ pub(super) fn names(protocol: &ast::Protocol, diags: &mut Diagnostics) -> TypeNa
     let mut next = 0;
     for decl in &protocol.decls {
         let (name, inline) = match decl {
-            Decl::Struct(s) => (&s.name, matches!(s.segments.as_slice(), [ast::Segment::Inline { .. }])),
+            Decl::Struct(s) => (
+                &s.name,
+                matches!(s.segments.as_slice(), [ast::Segment::Inline { .. }]),
+            ),
             Decl::Choice(c) => (&c.name, false),
             _ => continue,
         };

@@ -103,7 +103,10 @@ impl MessageLowerer<'_, '_> {
                     Diagnostic::new(
                         Code::BadConstruct,
                         field.span,
-                        format!("`{what}` cannot test `{}`, which is no number or flag", field.name),
+                        format!(
+                            "`{what}` cannot test `{}`, which is no number or flag",
+                            field.name
+                        ),
                     )
                     .label("not an integer or a flag")
                     .help("test an integer, a bit slice or a flag"),
@@ -117,7 +120,12 @@ impl MessageLowerer<'_, '_> {
     /// `match rtype { 1 => { ... } 5 | 39 => { ... } _ => { ... } }`: one
     /// `if` per arm, their value sets disjoint; `_` takes every value no
     /// other arm takes. Without `_` the field may hold only the arms' values.
-    pub(super) fn match_part(&mut self, field: &Ident, arms: &[MatchArm], frame_max: usize) -> Option<Vec<ItemKind>> {
+    pub(super) fn match_part(
+        &mut self,
+        field: &Ident,
+        arms: &[MatchArm],
+        frame_max: usize,
+    ) -> Option<Vec<ItemKind>> {
         let (id, lo, hi) = self.tested(field, "match")?;
         let mut taken = ValueSet::default();
         let mut out = Vec::new();
@@ -126,9 +134,13 @@ impl MessageLowerer<'_, '_> {
             let Some(ranges) = &arm.values else {
                 if i + 1 != arms.len() {
                     self.diags.push(
-                        Diagnostic::new(Code::BadConstruct, arm.span, "`_` must be the last arm of a `match`")
-                            .label("arms after it could never be taken")
-                            .help("move the `_` arm to the end"),
+                        Diagnostic::new(
+                            Code::BadConstruct,
+                            arm.span,
+                            "`_` must be the last arm of a `match`",
+                        )
+                        .label("arms after it could never be taken")
+                        .help("move the `_` arm to the end"),
                     );
                     return None;
                 }
@@ -162,7 +174,11 @@ impl MessageLowerer<'_, '_> {
             }
             taken = ValueSet::new(taken.0.iter().chain(&set.0).copied().collect());
             let pattern = self.pattern(&arm.pattern, true, frame_max);
-            out.push(ItemKind::If { field: id, set, pattern });
+            out.push(ItemKind::If {
+                field: id,
+                set,
+                pattern,
+            });
         }
         let rest = complement(&taken, lo, hi);
         match wildcard {

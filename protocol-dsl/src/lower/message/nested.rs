@@ -30,12 +30,14 @@ impl MessageLowerer<'_, '_> {
                 constraint: None,
                 volatile,
                 ..
-            }] if call.args.is_empty() && self.types.get(&call.name.name).is_some_and(|t| !t.2) => Some(NestedPart {
-                name,
-                call,
-                count: count.as_ref(),
-                volatile: *volatile,
-            }),
+            }] if call.args.is_empty() && self.types.get(&call.name.name).is_some_and(|t| !t.2) => {
+                Some(NestedPart {
+                    name,
+                    call,
+                    count: count.as_ref(),
+                    volatile: *volatile,
+                })
+            }
             _ => None,
         }
     }

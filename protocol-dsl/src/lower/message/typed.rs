@@ -135,7 +135,11 @@ impl MessageLowerer<'_, '_> {
             return Some(FieldType::Array {
                 item: Box::new(item),
                 count,
-                max: self.defaults.repeat.unwrap_or(crate::lower::UNBOUNDED).min(frame_max),
+                max: self
+                    .defaults
+                    .repeat
+                    .unwrap_or(crate::lower::UNBOUNDED)
+                    .min(frame_max),
             });
         }
         let FieldType::Bin(b) = item else {
@@ -169,7 +173,11 @@ impl MessageLowerer<'_, '_> {
         if let FieldType::Type(_) = item {
             return Some(FieldType::Rest {
                 item: Box::new(item),
-                max: self.defaults.repeat.unwrap_or(crate::lower::UNBOUNDED).min(frame_max),
+                max: self
+                    .defaults
+                    .repeat
+                    .unwrap_or(crate::lower::UNBOUNDED)
+                    .min(frame_max),
             });
         }
         let FieldType::Bin(b) = item else {
