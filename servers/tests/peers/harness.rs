@@ -96,10 +96,15 @@ pub enum Program {
     /// pymodbus at the version pinned in `conformance/suites/modbus/setup-venv`,
     /// in the venv that script makes (and `.ci/run` runs): the modbus peer.
     Pymodbus,
+    /// PostgreSQL 15's server (its `initdb`), run by the postgres suite's
+    /// `peer` script.
+    Postgres,
+    /// dnsmasq, run by the dns suite's `peer` script.
+    Dnsmasq,
 }
 
 /// How many [`Program`]s there are.
-const PROGRAMS: usize = 17;
+const PROGRAMS: usize = 19;
 
 impl Program {
     pub fn name(self) -> &'static str {
@@ -121,6 +126,8 @@ impl Program {
             Program::RedisServer => "redis-server",
             Program::RedisCli => "redis-cli",
             Program::Pymodbus => "pymodbus",
+            Program::Postgres => "initdb",
+            Program::Dnsmasq => "dnsmasq",
         }
     }
 
@@ -142,6 +149,8 @@ impl Program {
             }
             Program::RedisServer => "redis-server",
             Program::RedisCli => "redis-tools",
+            Program::Postgres => "postgresql",
+            Program::Dnsmasq => "dnsmasq-base",
         }
     }
 
@@ -160,6 +169,9 @@ impl Program {
                 Program::PythonMemcached => python_module("memcache", "memcache.__version__ == '1.62'"),
                 Program::Pylibmc => python_module("pylibmc", "True"),
                 Program::Pymodbus => modbus_venv(),
+                Program::Postgres => search_path("initdb").or_else(|| {
+                    Some(PathBuf::from("/usr/lib/postgresql/15/bin/initdb")).filter(|p| is_executable(p))
+                }),
                 _ => search_path(self.name()),
             })
             .clone()

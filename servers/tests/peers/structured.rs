@@ -1,4 +1,5 @@
-//! The redis (RESP2) and modbus suites against redis-server and pymodbus,
+//! The redis (RESP2), modbus, postgres and dns suites against redis-server,
+//! pymodbus, PostgreSQL 15 and dnsmasq,
 //! started by their `peer` scripts: every split mode (sweeps of at most 32
 //! cut points per case), each run twice against
 //! one peer process (so the suites hold up against state they left); then
@@ -20,6 +21,8 @@ use crate::suites::suites;
 
 const REDIS: &[Program] = &[Program::RedisServer];
 const MODBUS: &[Program] = &[Program::Pymodbus];
+const POSTGRES: &[Program] = &[Program::Postgres];
+const DNS: &[Program] = &[Program::Dnsmasq];
 const LIMIT: Duration = Duration::from_secs(240);
 
 pub fn trials() -> Vec<Trial> {
@@ -42,6 +45,73 @@ pub fn trials() -> Vec<Trial> {
             MODBUS,
             || catches("modbus", &modbus_defects()),
         ),
+        harness::trial(
+            "structured::postgres_suite_on_postgres_every_split_twice",
+            POSTGRES,
+            || every_split("postgres"),
+        ),
+        harness::trial("structured::dns_suite_on_dnsmasq_every_split_twice", DNS, || {
+            every_split("dns")
+        }),
+        harness::trial(
+            "structured::postgres_suite_catches_a_broken_postgres",
+            POSTGRES,
+            || catches("postgres", &postgres_defects()),
+        ),
+        harness::trial("structured::dns_suite_catches_a_broken_dnsmasq", DNS, || {
+            catches("dns", &dns_defects())
+        }),
+    ]
+}
+
+fn postgres_defects() -> Vec<(&'static str, Rewrite)> {
+    vec![
+        // ReadyForQuery's length one too large: it swallows the next tag.
+        (
+            "a length",
+            Rewrite::first(b"Z\x00\x00\x00\x05I", b"Z\x00\x00\x00\x06I"),
+        ),
+        // A DataRow of three columns claiming four.
+        (
+            "a count",
+            Rewrite::first(b"D\x00\x00\x00\x14\x00\x03", b"D\x00\x00\x00\x14\x00\x04"),
+        ),
+        // CommandComplete sent with an empty query's tag.
+        (
+            "a tag",
+            Rewrite::first(b"C\x00\x00\x00\x0dSELECT 3\x00", b"I\x00\x00\x00\x0dSELECT 3\x00"),
+        ),
+        // A NULL sent as an empty value.
+        (
+            "a NULL",
+            Rewrite::first(
+                b"\x00\x00\x00\x011\xff\xff\xff\xff",
+                b"\x00\x00\x00\x011\x00\x00\x00\x00",
+            ),
+        ),
+    ]
+}
+
+fn dns_defects() -> Vec<(&'static str, Rewrite)> {
+    vec![
+        // The answer count of alpha.test's A answer one too large.
+        (
+            "a count",
+            Rewrite::first(
+                b"\x00\x01\x00\x01\x00\x00\x00\x01\x05alpha",
+                b"\x00\x01\x00\x02\x00\x00\x00\x01\x05alpha",
+            ),
+        ),
+        // The A record's owner name, a pointer to the question's, pointing
+        // forward instead.
+        (
+            "a pointer",
+            Rewrite::first(b"\xc0\x0c\x00\x01\x00\x01", b"\xc0\x2c\x00\x01\x00\x01"),
+        ),
+        // The rcode of NXDOMAIN turned into NOERROR.
+        ("a flag", Rewrite::first(b"\x81\x83", b"\x81\x80")),
+        // The TCP length of the first answer (alpha.test's A) one too small.
+        ("a length", Rewrite::first(b"\x00\x37", b"\x00\x36")),
     ]
 }
 
