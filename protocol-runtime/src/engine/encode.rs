@@ -321,13 +321,14 @@ fn linear_value(
 
 /// For a sized field inside `if len_field ... { }` on its own length, the
 /// one value the length field takes when the part is absent: its declared
-/// set less the condition's (the compiler checks there is exactly one).
+/// set less the condition's: the first such value (here the only one,
+/// as in `len: i32be in -1..=N if len != -1 { ... }`).
 fn sentinel(layout: &MessageLayout, len_field: FieldId, sized: FieldId) -> Option<i128> {
-    fn find<'p>(
-        items: &'p [crate::layout::Item],
+    fn find(
+        items: &[crate::layout::Item],
         len_field: FieldId,
         sized: FieldId,
-    ) -> Option<&'p crate::layout::ValueSet> {
+    ) -> Option<&crate::layout::ValueSet> {
         items.iter().find_map(|i| match &i.kind {
             ItemKind::If { field, set, pattern } if *field == len_field && holds(&pattern.items, sized) => {
                 Some(set)
