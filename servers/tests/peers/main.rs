@@ -39,6 +39,7 @@
 
 mod broken_proxy;
 mod clients;
+mod dns;
 mod harness;
 mod hostile;
 mod inetd;
@@ -46,6 +47,7 @@ mod load;
 mod memcached;
 mod modbus;
 mod peer_scripts;
+mod postgres;
 mod record;
 mod redis;
 mod servers;
@@ -63,6 +65,8 @@ fn main() {
     trials.extend(broken_proxy::trials());
     trials.extend(modbus::trials());
     trials.extend(redis::trials());
+    trials.extend(postgres::trials());
+    trials.extend(dns::trials());
     trials.extend(structured::trials());
     trials.extend(inetd::trials());
     trials.extend(peer_scripts::trials());
