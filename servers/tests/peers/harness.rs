@@ -101,10 +101,14 @@ pub enum Program {
     Postgres,
     /// dnsmasq, run by the dns suite's `peer` script.
     Dnsmasq,
+    /// PostgreSQL's command-line client.
+    Psql,
+    /// BIND's DNS lookup tool (package bind9-dnsutils).
+    Dig,
 }
 
 /// How many [`Program`]s there are.
-const PROGRAMS: usize = 19;
+const PROGRAMS: usize = 21;
 
 impl Program {
     pub fn name(self) -> &'static str {
@@ -128,6 +132,8 @@ impl Program {
             Program::Pymodbus => "pymodbus",
             Program::Postgres => "initdb",
             Program::Dnsmasq => "dnsmasq",
+            Program::Psql => "psql",
+            Program::Dig => "dig",
         }
     }
 
@@ -151,6 +157,8 @@ impl Program {
             Program::RedisCli => "redis-tools",
             Program::Postgres => "postgresql",
             Program::Dnsmasq => "dnsmasq-base",
+            Program::Psql => "postgresql-client",
+            Program::Dig => "bind9-dnsutils",
         }
     }
 

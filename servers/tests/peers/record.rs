@@ -33,6 +33,16 @@ pub fn trials() -> Vec<Trial> {
             nc_on_memcached,
         ),
         harness::trial(
+            "record::psql_on_postgres_replays",
+            &[Program::Postgres, Program::Psql],
+            psql_on_postgres,
+        ),
+        harness::trial(
+            "record::dig_on_dnsmasq_replays",
+            &[Program::Dnsmasq, Program::Dig],
+            dig_on_dnsmasq,
+        ),
+        harness::trial(
             "record::redis_cli_on_redis_replays",
             &[Program::RedisServer, Program::RedisCli],
             redis_cli_on_redis,
@@ -235,6 +245,107 @@ fn redis_cli_on_redis() -> Outcome {
             .first()
             .is_some_and(|f| f.contains("expected #2 { 2 }, got #2 { 4 }")),
         "the replay should fail on the list's new length: {failures:?}\n{text}"
+    );
+    Ok(())
+}
+
+/// psql's sessions with PostgreSQL, recorded: the values the server
+/// changes per connection (BackendKeyData, ParameterStatus values) are
+/// captures, so the recording replays green against the same server, and
+/// against another one.
+fn psql_on_postgres() -> Outcome {
+    let pg = Peer::start("postgres")?;
+    let text = record("postgres", pg.addr(), 2, |port| {
+        for (user, password, queries) in [
+            (
+                "postgres",
+                "",
+                &["SELECT g, NULL, 'x' FROM generate_series(1, 3) g", "SELECT 1/0"][..],
+            ),
+            ("clear_user", "clear_pw", &["SELECT current_user"]),
+        ] {
+            let mut cmd = Command::new(Program::Psql.path()?);
+            cmd.args([
+                "-X",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                user,
+                "-d",
+                "postgres",
+            ])
+            .env("PGPASSWORD", password)
+            .env("PGSSLMODE", "prefer");
+            for q in queries {
+                cmd.args(["-c", q]);
+            }
+            // psql fails the division by zero and stops there.
+            harness::run(cmd, Vec::new(), LIMIT)?;
+        }
+        Ok(())
+    })?;
+    for line in [
+        "server BackendKeyData { pid: $pid1, key: $key1 }",
+        "server DataRow { columns: [\"1\", none, \"x\"] }",
+        "server AuthCleartext",
+        "client Password { password: \"clear_pw\" }",
+        "{ code: \"C\", value: \"22012\" }",
+    ] {
+        ensure!(text.contains(line), "no `{line}` in the recording:\n{text}");
+    }
+    ensure!(
+        text.contains("server ParameterStatus { name: \"server_version\", value: $"),
+        "ParameterStatus values are not captures:\n{text}"
+    );
+    let failures = replay(&text, pg.addr())?;
+    ensure!(
+        failures.is_empty(),
+        "the recording fails against postgres: {failures:?}\n{text}"
+    );
+    let other = Peer::start("postgres")?;
+    let failures = replay(&text, other.addr())?;
+    ensure!(
+        failures.is_empty(),
+        "the recording fails against another postgres: {failures:?}\n{text}"
+    );
+    Ok(())
+}
+
+/// dig's queries to dnsmasq, recorded: names written out whole though
+/// dnsmasq compresses them; replayed green.
+fn dig_on_dnsmasq() -> Outcome {
+    let dns = Peer::start("dns")?;
+    let text = record("dns", dns.addr(), 3, |port| {
+        for (name, qtype) in [("alpha.test", "A"), ("www.test", "A"), ("nosuch.test", "AAAA")] {
+            let mut cmd = Command::new(Program::Dig.path()?);
+            cmd.args([
+                "+tcp",
+                "+tries=1",
+                "+time=5",
+                "@127.0.0.1",
+                "-p",
+                &port.to_string(),
+                name,
+                qtype,
+            ]);
+            let ran = harness::run(cmd, Vec::new(), LIMIT)?;
+            ensure!(ran.status.success(), "dig: {}", ran.describe());
+        }
+        Ok(())
+    })?;
+    for line in [
+        "questions: [{ name: \"www.test.\", qtype: 1, qclass: 1 }]",
+        "cname: \"alpha.test.\"",
+        "rcode: 3",
+    ] {
+        ensure!(text.contains(line), "no `{line}` in the recording:\n{text}");
+    }
+    let failures = replay(&text, dns.addr())?;
+    ensure!(
+        failures.is_empty(),
+        "the recording fails against dnsmasq: {failures:?}\n{text}"
     );
     Ok(())
 }
