@@ -3,7 +3,8 @@
 //! an error or wants more, then the peer closes. Nothing may panic, loop
 //! without consuming input, or allocate past libFuzzer's malloc limit (a
 //! declared length such as `set k 0 0 4294967295` must not be trusted).
-//! Every message decoded must encode again and decode to the same values.
+//! Every message decoded must encode again and decode to the same values
+//! (derived lengths aside: see `given`).
 //!
 //! Input: `[spec × role] [chunk seed] [n] [n request picks] stream...`. A
 //! client-side session first needs requests outstanding before a server may
@@ -23,10 +24,10 @@ use protocol_runtime::layout::Role;
 use protocol_runtime::session::{Event, Session};
 use protocol_runtime::spec::Protocol;
 use protocol_runtime::Message;
-use protospec_fuzz::Chunks;
+use protospec_fuzz::{given, Chunks};
 
 // New specs go at the end: a seed picks its spec by index.
-const SPECS: [&str; 8] = [
+const SPECS: [&str; 10] = [
     "daytime",
     "echo",
     "greeting",
@@ -35,6 +36,8 @@ const SPECS: [&str; 8] = [
     "spaced",
     "modbus",
     "redis",
+    "postgres",
+    "dns",
 ];
 
 /// What a tokenizer that skips empty tokens reads, as the language writes
@@ -119,6 +122,25 @@ fn canned(spec: &str) -> &'static [(&'static str, &'static [u8])] {
             ("Command", b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"),
             ("Inline", b"PING\r\n"),
         ],
+        "postgres" => &[
+            ("SslRequest", b"\x00\x00\x00\x08\x04\xd2\x16\x2f"),
+            (
+                "Startup",
+                b"\x00\x00\x00\x17\x00\x03\x00\x00user\x00postgres\x00\x00",
+            ),
+            ("Query", b"Q\x00\x00\x00\x0dSELECT 1\x00"),
+            ("Terminate", b"X\x00\x00\x00\x04"),
+        ],
+        "dns" => &[
+            (
+                "Query",
+                b"\x00\x1c\x00\x01\x01\x20\x00\x01\x00\x00\x00\x00\x00\x00\x05alpha\x04test\x00\x00\x01\x00\x01",
+            ),
+            (
+                "Query",
+                b"\x00\x1a\x00\x02\x01\x20\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x04test\x00\x00\x1c\x00\x01",
+            ),
+        ],
         _ => &[],
     }
 }
@@ -178,9 +200,12 @@ fn round_trip(spec: &Protocol, m: &Message) {
         panic!("decoded `{}` {m:?} does not encode: {e}", def.name);
     }
     let again = decode_one(spec, m.id, &out, true);
+    // Derived lengths may differ (a compressed name is longer written out
+    // whole); what the message says may not.
+    let said = |m: &Message| (m.id, given(&spec.types, &def.layout, &m.fields));
     assert_eq!(
-        again.as_ref(),
-        Some(m),
+        again.as_ref().map(said),
+        Some(said(m)),
         "`{}` encoded as \"{}\" decodes differently",
         def.name,
         out.escape_ascii()

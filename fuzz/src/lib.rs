@@ -50,3 +50,48 @@ impl<'a> Iterator for Chunks<'a> {
         Some(chunk)
     }
 }
+
+/// `values` of a message or struct laid out as `layout`, with every derived
+/// field (a length, a count, an `= expr` value) absent, nested values
+/// included: what a message says, as opposed to how its bytes were framed.
+/// A decoded DNS answer and the same answer re-encoded differ in their
+/// record data lengths when the first compressed its names and the encoder
+/// writes them whole; what they say is the same.
+pub fn given(
+    types: &[protocol_runtime::spec::TypeDef],
+    layout: &protocol_runtime::layout::MessageLayout,
+    values: &[protocol_runtime::Value],
+) -> Vec<protocol_runtime::Value> {
+    use protocol_runtime::layout::FieldType;
+    use protocol_runtime::spec::TypeKind;
+    use protocol_runtime::Value;
+
+    fn typed(types: &[protocol_runtime::spec::TypeDef], ty: &FieldType, v: &Value) -> Value {
+        match (ty, v) {
+            (FieldType::Type(t), v) => match (types.get(*t).map(|d| &d.kind), v) {
+                (Some(TypeKind::Struct(l)), Value::Struct(fields)) => Value::Struct(given(types, l, fields)),
+                (Some(TypeKind::Choice(branches)), Value::Variant(b, inner)) => match branches.get(*b) {
+                    Some(t) => Value::Variant(*b, Box::new(typed(types, &FieldType::Type(*t), inner))),
+                    None => v.clone(),
+                },
+                _ => v.clone(),
+            },
+            (FieldType::Array { item, .. } | FieldType::Rest { item, .. }, Value::List(items)) => {
+                Value::List(items.iter().map(|i| typed(types, item, i)).collect())
+            }
+            _ => v.clone(),
+        }
+    }
+    layout
+        .fields
+        .iter()
+        .zip(values)
+        .map(|(d, v)| {
+            if d.derived {
+                Value::Absent
+            } else {
+                typed(types, &d.ty, v)
+            }
+        })
+        .collect()
+}

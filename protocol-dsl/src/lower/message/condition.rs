@@ -4,7 +4,7 @@
 //! bytes, and the encoder checks that the part is given exactly when the
 //! condition holds.
 
-use protocol_runtime::layout::{FieldId, FieldType, ItemKind, ValueSet};
+use protocol_runtime::layout::{FieldId, FieldType, Item, ItemKind, ValueSet};
 
 use super::MessageLowerer;
 use crate::ast::{Element, Ident, MatchArm, Test};
@@ -237,4 +237,67 @@ fn complement(set: &ValueSet, lo: i128, hi: i128) -> ValueSet {
         out.push((next, hi));
     }
     ValueSet::new(out)
+}
+
+impl MessageLowerer<'_, '_> {
+    /// `len: i32be in -1..=N if len != -1 { value: bytes(len) }`: when the
+    /// part is absent, the encoder writes the one value of `len` the
+    /// condition leaves out, and the decoder must read back an absent
+    /// part: so exactly one value may be left.
+    pub(super) fn check_sentinels(&mut self, items: &[Item]) {
+        for item in items {
+            match &item.kind {
+                ItemKind::If { field, set, pattern } => {
+                    for inner in &pattern.items {
+                        let ItemKind::Field(id) = inner.kind else { continue };
+                        let FieldType::Sized { len, .. } = self.fields[id as usize].ty else {
+                            continue;
+                        };
+                        if len.field != *field {
+                            continue;
+                        }
+                        self.check_sentinel(*field, set, id, inner.span);
+                    }
+                    self.check_sentinels(&pattern.items);
+                }
+                ItemKind::Optional { pattern, .. }
+                | ItemKind::Sized { pattern, .. }
+                | ItemKind::Repeat { pattern, .. } => self.check_sentinels(&pattern.items),
+                _ => {}
+            }
+        }
+    }
+
+    fn check_sentinel(&mut self, len: FieldId, set: &ValueSet, sized: FieldId, span: crate::ast::Span) {
+        let def = &self.fields[len as usize];
+        let (lo, hi) = match def.ty {
+            FieldType::Int(k) => (k.min_value(), k.max_value() as i128),
+            FieldType::Bin(b) => (b.kind().min_value(), b.kind().max_value() as i128),
+            _ => return,
+        };
+        let declared = def
+            .constraint
+            .clone()
+            .unwrap_or_else(|| ValueSet::new(vec![(lo, hi)]));
+        let left = intersect(&declared, &complement(set, lo, hi));
+        let count: i128 = left.0.iter().map(|(a, b)| b - a + 1).sum();
+        if count == 1 {
+            return;
+        }
+        let (name, value) = (def.name.clone(), self.fields[sized as usize].name.clone());
+        self.diags.push(
+            Diagnostic::new(
+                Code::BadConstruct,
+                span,
+                format!(
+                    "`{value}` is sized by `{name}` and present only for some values of it, so `{name}` must have one value left for when `{value}` is absent; it has {}",
+                    if left.is_empty() { "none".to_string() } else { left.to_string() }
+                ),
+            )
+            .label("absent by its own length")
+            .help(format!(
+                "declare the values `{name}` may take, leaving one outside the condition, as in `{name}: i32be in -1..=0x3fffffff if {name} != -1 {{ ... }}`"
+            )),
+        );
+    }
 }

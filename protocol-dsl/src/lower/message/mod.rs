@@ -148,6 +148,15 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
                 *len = RawLen::Field(id);
             }
         }
+        for seg in &segments {
+            if let Framing::Line { pattern, .. }
+            | Framing::Length { pattern, .. }
+            | Framing::Fixed { pattern, .. }
+            | Framing::Inline { pattern } = &seg.framing
+            {
+                self.check_sentinels(&pattern.items);
+            }
+        }
         MessageLayout {
             segments,
             fields: self.fields,
