@@ -29,12 +29,17 @@ impl BuiltIn {
 pub fn server_for(spec: &str) -> Option<&'static str> {
     Some(match spec {
         "daytime" => "daytime-server",
+        "dns" => "dns-server",
         "echo" => "echo-server",
         "greeting" => "greeting-server",
         "memcached" | "memcached_get" => "memcached-server",
         _ => return None,
     })
 }
+
+/// The dns suite's hosts file, which its peer (dnsmasq) serves with TTL 3600
+/// and `--cname=www.test,alpha.test`: what the built-in `dns-server` serves.
+const DNS_HOSTS: &str = include_str!("../suites/dns/hosts");
 
 /// Starts the reference server for `spec` on `127.0.0.1:0`.
 pub async fn start(spec: &str) -> std::io::Result<Option<BuiltIn>> {
@@ -62,6 +67,18 @@ pub async fn start(spec: &str) -> std::io::Result<Option<BuiltIn>> {
             stats,
             shutdown,
         )),
+        "dns-server" => {
+            let zone = servers::dns::suite_zone(DNS_HOSTS).map_err(std::io::Error::other)?;
+            tokio::spawn(servers::dns::serve(
+                listener,
+                servers::dns::DnsConfig {
+                    server: config,
+                    zone: std::sync::Arc::new(zone),
+                },
+                stats,
+                shutdown,
+            ))
+        }
         _ => return Ok(None),
     };
     Ok(Some(BuiltIn {

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod clock;
 pub mod daytime;
+pub mod dns;
 pub mod echo;
 pub mod greeting;
 pub mod memcached;
