@@ -105,10 +105,12 @@ pub enum Program {
     Psql,
     /// BIND's DNS lookup tool (package bind9-dnsutils).
     Dig,
+    /// DNS-OARC's load generator (package dnsperf), run against dns-server.
+    Dnsperf,
 }
 
 /// How many [`Program`]s there are.
-const PROGRAMS: usize = 21;
+const PROGRAMS: usize = 22;
 
 impl Program {
     pub fn name(self) -> &'static str {
@@ -134,6 +136,7 @@ impl Program {
             Program::Dnsmasq => "dnsmasq",
             Program::Psql => "psql",
             Program::Dig => "dig",
+            Program::Dnsperf => "dnsperf",
         }
     }
 
@@ -159,6 +162,7 @@ impl Program {
             Program::Dnsmasq => "dnsmasq-base",
             Program::Psql => "postgresql-client",
             Program::Dig => "bind9-dnsutils",
+            Program::Dnsperf => "dnsperf",
         }
     }
 

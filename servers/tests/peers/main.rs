@@ -40,6 +40,7 @@
 mod broken_proxy;
 mod clients;
 mod dns;
+mod dns_server;
 mod harness;
 mod hostile;
 mod inetd;
@@ -67,6 +68,7 @@ fn main() {
     trials.extend(redis::trials());
     trials.extend(postgres::trials());
     trials.extend(dns::trials());
+    trials.extend(dns_server::trials());
     trials.extend(structured::trials());
     trials.extend(inetd::trials());
     trials.extend(peer_scripts::trials());

@@ -54,6 +54,14 @@ pub fn trials() -> Vec<Trial> {
             every_split("dns")
         }),
         harness::trial(
+            "structured::dns_suite_on_dns_server_every_split_twice",
+            &[],
+            || {
+                let server = crate::dns_server::DnsServer::start(&[])?;
+                every_split_at("dns", &server.addr(), || server.process.log())
+            },
+        ),
+        harness::trial(
             "structured::postgres_suite_catches_a_broken_postgres",
             POSTGRES,
             || catches("postgres", &postgres_defects()),
@@ -191,8 +199,13 @@ async fn failures(suites: &[Arc<Suite>], target: &str, split: Split, prefix: &st
 }
 
 fn every_split(spec: &str) -> Outcome {
-    let all = suites(spec)?;
     let peer = Peer::start(spec)?;
+    every_split_at(spec, &peer.addr(), || peer.log())
+}
+
+/// [`every_split`] against a server at `addr`, whose log `log` gives.
+fn every_split_at(spec: &str, addr: &str, log: impl Fn() -> String) -> Outcome {
+    let all = suites(spec)?;
     harness::block_on(LIMIT, async {
         let splits = [
             Split::Whole,
@@ -206,7 +219,7 @@ fn every_split(spec: &str) -> Outcome {
             for round in 0..2 {
                 // A prefix per run, as `conformance run` makes one.
                 let prefix = format!("peers{}-{split}-{round}-", std::process::id()).replace(':', "");
-                let (failed, count) = failures(&all, &peer.addr(), split, &prefix).await;
+                let (failed, count) = failures(&all, addr, split, &prefix).await;
                 harness::ensure!(count > 0, "no cases ran");
                 harness::ensure!(
                     failed.is_empty(),
@@ -214,7 +227,7 @@ fn every_split(spec: &str) -> Outcome {
                     failed.len(),
                     round + 1,
                     failed.join("\n"),
-                    peer.log()
+                    log()
                 );
             }
         }
