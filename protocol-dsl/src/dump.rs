@@ -193,7 +193,8 @@ fn ty(t: &FieldType) -> String {
         FieldType::Int(k) => k.name(),
         FieldType::Bin(b) => b.name(),
         FieldType::Type(t) => format!("type#{t}"),
-        FieldType::Domain => "domain".into(),
+        FieldType::Domain { compress: false } => "domain".into(),
+        FieldType::Domain { compress: true } => "domain(compress)".into(),
         FieldType::Bit { width } => format!("bit({width})"),
         FieldType::Rest { item, max } => format!("{}[.., max {max}]", ty(item)),
         FieldType::Terminated {

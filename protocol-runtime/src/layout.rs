@@ -342,7 +342,14 @@ pub enum FieldType {
     /// escaped as in zone files (`\.`, `\\`, `\DDD`). At most 255 bytes on
     /// the wire; every pointer must point before the bytes of the name read
     /// so far, and at most [`MAX_POINTERS`] are followed.
-    Domain,
+    ///
+    /// The encoder writes names whole, unless `compress` (`domain(compress)`):
+    /// then a name whose last labels were written earlier in the same
+    /// length-prefixed frame (by any `domain` field, outside a `size(...)`
+    /// part or inside one) ends with a pointer to them. Names inside a
+    /// `size(...)` part are always written whole, so that the part's length
+    /// does not depend on what came before it.
+    Domain { compress: bool },
     /// A value of a named type (`struct` or `choice`), read by a
     /// [`Framing::Nested`] part of its own.
     Type(TypeId),

@@ -603,14 +603,14 @@ impl Checker<'_> {
                     Err(_) => bad(self, "UTF-8 text"),
                 }
             }
-            (ValueKind::Bytes(b), FieldType::Domain) => {
+            (ValueKind::Bytes(b), FieldType::Domain { .. }) => {
                 let text = String::from_utf8(b.clone()).unwrap_or_default();
                 match protocol_runtime::domain::parse(&text) {
                     Ok(_) => Some(Value::Str(text)),
                     Err(e) => bad(self, &format!("a domain name: {}", e.0)),
                 }
             }
-            (_, FieldType::Domain) => bad(self, "a domain name, as a string (`\"www.example.test.\"`)"),
+            (_, FieldType::Domain { .. }) => bad(self, "a domain name, as a string (`\"www.example.test.\"`)"),
             (ValueKind::Bytes(b), FieldType::Choice(options)) => match options.iter().position(|o| o == b) {
                 Some(i) => Some(Value::Choice(i)),
                 None => {

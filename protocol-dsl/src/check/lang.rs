@@ -325,7 +325,7 @@ fn type_nfa(nfa: &mut Nfa, at: usize, ty: &FieldType, content: ByteSet) -> usize
         }
         // Bit slices are read by their `bits` item, which stands for them.
         FieldType::Bit { .. } => at,
-        FieldType::Sized { .. } | FieldType::Array { .. } | FieldType::Type(_) | FieldType::Domain => {
+        FieldType::Sized { .. } | FieldType::Array { .. } | FieldType::Type(_) | FieldType::Domain { .. } => {
             let start = nfa.node();
             nfa.eps(at, start);
             nfa.zero_or_more(start, ByteSet::all())

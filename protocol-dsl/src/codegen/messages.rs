@@ -75,7 +75,7 @@ fn rust_type(cx: &Context, t: &FieldType, container: Option<usize>) -> TokenStre
             let name = type_ident(&cx.protocol.types[id].name);
             quote!(::std::vec::Vec<#name>)
         }
-        FieldType::Token { except: None, .. } | FieldType::Text | FieldType::Domain => {
+        FieldType::Token { except: None, .. } | FieldType::Text | FieldType::Domain { .. } => {
             quote!(::std::string::String)
         }
         FieldType::Token { except: Some(_), .. } | FieldType::Bytes => quote!(rt::bytes::Bytes),

@@ -156,7 +156,7 @@ fn field_type(t: &FieldType) -> TokenStream {
             quote!(rt::layout::FieldType::Bin(#b))
         }
         FieldType::Type(t) => quote!(rt::layout::FieldType::Type(#t)),
-        FieldType::Domain => quote!(rt::layout::FieldType::Domain),
+        FieldType::Domain { compress } => quote!(rt::layout::FieldType::Domain { compress: #compress }),
         FieldType::Bit { width } => quote!(rt::layout::FieldType::Bit { width: #width }),
         FieldType::Rest { item, max } => {
             let item = field_type(item);

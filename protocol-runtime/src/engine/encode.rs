@@ -1,11 +1,13 @@
 //! Encoding a message from its layout. Length fields that a `raw(n)` part
 //! uses are derived here from the data, never taken from the caller.
 
+use std::cell::RefCell;
+
 use bytes::{BufMut, BytesMut};
 use smallvec::SmallVec;
 
 use super::pattern::int_value;
-use super::write::{encode_pattern, EncodeError, EncodeValues, Types};
+use super::write::{encode_pattern, EncodeError, EncodeValues, Names, Types};
 use crate::codec::{ends_cleanly, ends_cleanly_any, put_length};
 use crate::layout::{FieldId, FieldType, Framing, ItemKind, MessageLayout, RawLen, TypeId};
 use crate::spec::{TypeDef, TypeKind};
@@ -28,16 +30,7 @@ pub fn encode_in(
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
     let start = out.len();
-    let r = encode_body(
-        Types {
-            defs: types,
-            max_depth,
-            depth: 0,
-        },
-        layout,
-        values,
-        out,
-    );
+    let r = encode_body(Types::new(types, max_depth), layout, values, out);
     if r.is_err() {
         out.truncate(start);
     }
@@ -128,11 +121,7 @@ pub fn derive_in(
         });
     }
     let mut out = values.to_vec();
-    let types = Types {
-        defs: types,
-        max_depth: usize::MAX,
-        depth: 0,
-    };
+    let types = Types::new(types, usize::MAX);
     for (id, v) in derive_lengths(types, layout, values)? {
         out[id as usize] = v;
     }
@@ -272,7 +261,14 @@ fn group_lengths(
                     given: values,
                     derived: out,
                 };
-                encode_pattern(types, layout, pattern, given, &mut content)?;
+                // Written whole and on their own, as `encode_pattern` writes
+                // them inside a size part, and kept from the frame's names.
+                let alone = Types {
+                    names: None,
+                    compress: false,
+                    ..types
+                };
+                encode_pattern(alone, layout, pattern, given, &mut content)?;
                 let from = &layout.fields[len.field as usize];
                 if content.len() > *max {
                     return Err(EncodeError {
@@ -442,7 +438,15 @@ fn encode_segments(
                 includes_prefix,
             } => {
                 let mut payload = BytesMut::new();
-                encode_pattern(types, layout, pattern, values, &mut payload)?;
+                // Names are compressed within the frame, by offsets from its
+                // first byte after the length (where the decoder counts
+                // from); not within a frame nested in another.
+                let names = RefCell::new(Names::default());
+                let framed = Types {
+                    names: if types.names.is_none() { Some(&names) } else { None },
+                    ..types
+                };
+                encode_pattern(framed, layout, pattern, values, &mut payload)?;
                 if payload.len() > *max {
                     return Err(EncodeError {
                         field: String::new(),

@@ -680,7 +680,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
                 self.values[id as usize] = value;
                 Ok(done)
             }
-            FieldType::Domain => match domain::read(self.input, pos) {
+            FieldType::Domain { .. } => match domain::read(self.input, pos) {
                 Ok((text, end)) => {
                     let done = self.resume(end, k)?;
                     self.values[id as usize] = Value::Str(text);
@@ -887,7 +887,7 @@ impl<'a, 'v> Matcher<'a, 'v> {
                     ItemKind::Bits { .. } => true,
                     ItemKind::Field(f) => matches!(
                         s_field(self.scope.types, t, *f),
-                        Some(FieldType::Bin(_) | FieldType::Domain | FieldType::Terminated { .. })
+                        Some(FieldType::Bin(_) | FieldType::Domain { .. } | FieldType::Terminated { .. })
                     ),
                     _ => false,
                 }),

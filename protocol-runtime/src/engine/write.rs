@@ -1,6 +1,8 @@
 //! Writing a frame's content from a pattern and values: the inverse of
 //! [`super::pattern`]'s matching.
 
+use std::cell::RefCell;
+
 use bytes::{BufMut, BytesMut};
 
 use super::encode::encode_value;
@@ -10,13 +12,89 @@ use crate::layout::{FieldId, FieldType, Item, ItemKind, MessageLayout, Pattern};
 use crate::spec::TypeDef;
 use crate::value::Value;
 
-/// The named types values are encoded with, and how deep the value being
-/// written is nested.
+/// The named types values are encoded with, how deep the value being
+/// written is nested, and the domain names written so far in the frame.
 #[derive(Clone, Copy)]
 pub(crate) struct Types<'a> {
     pub defs: &'a [TypeDef],
     pub max_depth: usize,
     pub depth: usize,
+    /// The names written so far in the length-prefixed frame being
+    /// written, if in one: `domain(compress)` fields point to them.
+    pub names: Option<&'a RefCell<Names>>,
+    /// False inside a `size(...)` part, whose names are written whole.
+    pub compress: bool,
+}
+
+impl<'a> Types<'a> {
+    pub(crate) fn new(defs: &'a [TypeDef], max_depth: usize) -> Self {
+        Types {
+            defs,
+            max_depth,
+            depth: 0,
+            names: None,
+            compress: true,
+        }
+    }
+}
+
+/// The names written in one frame, for compression (RFC 1035 section
+/// 4.1.4): each suffix of each name written out (its labels and the final
+/// empty label, as written) and the frame offset it starts at. Only
+/// offsets a pointer can hold (below 0x4000) are kept, and at most
+/// [`Names::MAX`] of them.
+#[derive(Default)]
+pub(crate) struct Names {
+    suffixes: Vec<(Box<[u8]>, u16)>,
+}
+
+impl Names {
+    pub const MAX: usize = 512;
+
+    fn find(&self, wire: &[u8]) -> Option<u16> {
+        self.suffixes
+            .iter()
+            .find(|(s, _)| &**s == wire)
+            .map(|&(_, at)| at)
+    }
+
+    /// Writes the name of `labels` at `out`'s end (its offset in the frame:
+    /// `out` holds the frame from its first byte), ending with a pointer to
+    /// the longest suffix written before if `compress`, and keeps the
+    /// suffixes it writes out for later names.
+    fn write(&mut self, labels: &[Vec<u8>], compress: bool, out: &mut BytesMut) {
+        let mut wire = Vec::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1);
+        let mut starts = Vec::with_capacity(labels.len());
+        for l in labels {
+            starts.push(wire.len());
+            wire.push(l.len() as u8);
+            wire.extend_from_slice(l);
+        }
+        wire.push(0);
+        let pointer = if compress {
+            starts
+                .iter()
+                .enumerate()
+                .find_map(|(i, &s)| self.find(&wire[s..]).map(|at| (i, at)))
+        } else {
+            None
+        };
+        let literal = pointer.map_or(labels.len(), |(i, _)| i);
+        let base = out.len();
+        for &s in &starts[..literal] {
+            let at = base + s;
+            if at < 0x4000 && self.suffixes.len() < Self::MAX && self.find(&wire[s..]).is_none() {
+                self.suffixes.push((wire[s..].into(), at as u16));
+            }
+        }
+        match pointer {
+            Some((i, at)) => {
+                out.put_slice(&wire[..starts[i]]);
+                out.put_u16(0xc000 | at);
+            }
+            None => out.put_slice(&wire),
+        }
+    }
 }
 
 /// Why a message could not be encoded.
@@ -73,8 +151,15 @@ pub(crate) fn encode_pattern(
                 }
                 encode_field(types, &def.ty, &def.name, value, out)?;
             }
-            // Its length field was derived from these same bytes.
-            ItemKind::Sized { pattern, .. } => encode_pattern(types, layout, pattern, values, out)?,
+            // Its length field was derived from these same bytes, encoded
+            // on their own: names in them are written whole.
+            ItemKind::Sized { pattern, .. } => {
+                let whole = Types {
+                    compress: false,
+                    ..types
+                };
+                encode_pattern(whole, layout, pattern, values, out)?
+            }
             ItemKind::Optional { flag, pattern } => {
                 let present = match flag {
                     Some(f) => values.get(*f).is_present(),
@@ -168,7 +253,16 @@ fn encode_field(
 ) -> Result<(), EncodeError> {
     match (ty, value) {
         (_, Value::Absent) => Err(bad(name, "is required here")),
-        (FieldType::Domain, Value::Str(s)) => domain::write(s, out).map_err(|e| bad(name, e.0)),
+        (FieldType::Domain { compress }, Value::Str(s)) => match types.names {
+            None => domain::write(s, out).map_err(|e| bad(name, e.0)),
+            Some(names) => {
+                let labels = domain::parse(s).map_err(|e| bad(name, e.0))?;
+                names
+                    .borrow_mut()
+                    .write(&labels, *compress && types.compress, out);
+                Ok(())
+            }
+        },
         (FieldType::Type(t), v) => encode_value(types, *t, v, out),
         (FieldType::Token { max, except }, v) => {
             let s = v

@@ -596,7 +596,7 @@ fn arb_type(ty: &FieldType) -> BoxedStrategy<Value> {
         // Values of named types need the protocol: see `arb_typed`.
         FieldType::Type(_) => Just(Value::Absent).boxed(),
         FieldType::Bit { width: 1 } => any::<bool>().prop_map(Value::Bool).boxed(),
-        FieldType::Domain => wire::arb_domain().prop_map(Value::Str).boxed(),
+        FieldType::Domain { .. } => wire::arb_domain().prop_map(Value::Str).boxed(),
         FieldType::Rest { item, .. } => prop::collection::vec(arb_type(item), 0..8)
             .prop_map(Value::List)
             .boxed(),

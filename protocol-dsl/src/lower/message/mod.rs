@@ -540,8 +540,22 @@ impl<'a, 'd> MessageLowerer<'a, 'd> {
             return None;
         }
         if name == "domain" {
-            Args::new(call, &[], self.diags).finish();
-            return Some(FieldType::Domain);
+            let mut a = Args::new(call, &["mode"], self.diags);
+            let mode = a.ident("mode");
+            a.finish();
+            let compress = match mode {
+                None => false,
+                Some(("compress", _)) => true,
+                Some((other, span)) => {
+                    self.diags.push(
+                        Diagnostic::new(Code::BadConstruct, span, format!("`domain` has no mode `{other}`"))
+                            .label("unknown mode")
+                            .help("write `domain(compress)` to compress the names written, or `domain` to write them whole"),
+                    );
+                    false
+                }
+            };
+            return Some(FieldType::Domain { compress });
         }
         Some(match name {
             "token" => {
