@@ -38,6 +38,11 @@ pub fn trials() -> Vec<Trial> {
             DIG_AND_DNSMASQ,
             dig_like_dnsmasq,
         ),
+        harness::trial(
+            "dns_server::answers_are_dnsmasqs_bytes",
+            &[Program::Dnsmasq],
+            dnsmasqs_bytes,
+        ),
         harness::trial("dns_server::dnsperf_over_tcp_loses_nothing", DNSPERF, dnsperf),
         harness::trial(
             "dns_server::hostile_queries_end_only_their_connection",
@@ -241,6 +246,53 @@ fn dig_like_dnsmasq() -> Outcome {
         let ours = dig(server.port, args)?;
         let theirs = dig(dnsmasq_port, args)?;
         ensure_eq!(ours, theirs, "dig {args:?}: dns-server (got) and dnsmasq (want)");
+    }
+    Ok(())
+}
+
+/// The same queries to dns-server and to dnsmasq, each on a fresh
+/// connection, three times on it: byte for byte the same answers, names
+/// compressed where dnsmasq compresses them.
+fn dnsmasqs_bytes() -> Outcome {
+    let server = DnsServer::start(&[])?;
+    let dnsmasq = Peer::start("dns")?;
+    let dnsmasq_port: u16 = dnsmasq
+        .addr()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or("the peer's address has no port")?;
+    let queries: &[(&str, u16)] = &[
+        ("alpha.test", 1),
+        ("alpha.test", 28),
+        ("AlPhA.tEsT", 1),
+        ("nosuch.test", 1),
+        ("beta.test", 28),
+        ("alpha.test", 16),
+        ("www.test", 1),
+        ("www.test", 28),
+        ("multi.test", 1),
+        ("a.very.deep.name.test", 1),
+        ("host42.test", 1),
+        ("alpha.test", 255),
+        ("1.2.0.192.in-addr.arpa", 12),
+    ];
+    for &(name, qtype) in queries {
+        for edns in [false, true] {
+            let q = query_bytes(0x4242, name, qtype, edns);
+            let mut ours = harness::connect(server.port)?;
+            let mut theirs = harness::connect(dnsmasq_port)?;
+            for round in 0..3 {
+                ours.write_all(&q)?;
+                theirs.write_all(&q)?;
+                let (a, b) = (read_answer(&mut ours)?, read_answer(&mut theirs)?);
+                harness::same_bytes(
+                    &format!("{name} type {qtype}, EDNS {edns}, answer {round}"),
+                    &a,
+                    &b,
+                )?;
+            }
+        }
     }
     Ok(())
 }
