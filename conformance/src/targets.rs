@@ -32,6 +32,7 @@ pub fn server_for(spec: &str) -> Option<&'static str> {
         "echo" => "echo-server",
         "greeting" => "greeting-server",
         "memcached" | "memcached_get" => "memcached-server",
+        "redis" => "resp-server",
         _ => return None,
     })
 }
@@ -56,6 +57,15 @@ pub async fn start(spec: &str) -> std::io::Result<Option<BuiltIn>> {
         "memcached-server" => tokio::spawn(servers::memcached::serve(
             listener,
             servers::memcached::MemcachedConfig {
+                server: config,
+                ..Default::default()
+            },
+            stats,
+            shutdown,
+        )),
+        "resp-server" => tokio::spawn(servers::resp::serve(
+            listener,
+            servers::resp::RespConfig {
                 server: config,
                 ..Default::default()
             },

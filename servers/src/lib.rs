@@ -10,6 +10,7 @@ pub mod daytime;
 pub mod echo;
 pub mod greeting;
 pub mod memcached;
+pub mod resp;
 
 /// The code generated from the shipped specs.
 pub mod specs {
