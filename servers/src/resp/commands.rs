@@ -3,13 +3,13 @@
 //! the [`Store`], each answered with the reply Redis 7.0 gives, its errors
 //! worded as Redis words them.
 
-use std::collections::VecDeque;
-
 use protocol_runtime::bytes::Bytes;
 
 use crate::specs::redis::{self as r, Value as Reply};
 
-use super::store::{element_cost, glob_match, Store, Value, WrongType};
+use super::admin::*;
+use super::collections::*;
+use super::store::{element_cost, Store, Value, WrongType};
 
 /// What a connection keeps between commands.
 #[derive(Debug, Default)]
@@ -69,9 +69,9 @@ pub struct Ctx<'a> {
     pub pushed: bool,
 }
 
-const WRITE: u8 = 1;
+pub(super) const WRITE: u8 = 1;
 /// Refused over the memory limit (Redis's `denyoom`).
-const DENYOOM: u8 = 2;
+pub(super) const DENYOOM: u8 = 2;
 /// Run at once inside `MULTI`, not queued.
 const NOQUEUE: u8 = 4;
 
@@ -79,10 +79,10 @@ type Run = fn(&mut Ctx, &[Bytes]) -> Result<Reply, Fail>;
 
 /// A command: its name, Redis's arity (`n`: exactly `n` words with the
 /// name, `-n`: at least `n`), flags, and what it does.
-struct Command {
-    name: &'static str,
-    arity: i32,
-    flags: u8,
+pub(super) struct Command {
+    pub(super) name: &'static str,
+    pub(super) arity: i32,
+    pub(super) flags: u8,
     run: Run,
 }
 
@@ -96,14 +96,14 @@ impl From<WrongType> for Fail {
     }
 }
 
-fn fail<T>(msg: &str) -> Result<T, Fail> {
+pub(super) fn fail<T>(msg: &str) -> Result<T, Fail> {
     Err(Fail(msg.to_string()))
 }
 
-const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-const SYNTAX: &str = "ERR syntax error";
-const OVERFLOW: &str = "ERR increment or decrement would overflow";
-const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub(super) const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub(super) const SYNTAX: &str = "ERR syntax error";
+pub(super) const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub(super) const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 
 macro_rules! cmd {
     ($name:literal, $arity:expr, $flags:expr, $run:expr) => {
@@ -156,10 +156,20 @@ static COMMANDS: &[Command] = &[
     cmd!("hset", -4, W, hset),
     cmd!("hget", 3, 0, hget),
     cmd!("hgetall", 2, 0, hgetall),
+    cmd!("hlen", 2, 0, |c, a| hash(c, &a[1], integer(0), |h| integer(
+        h.len() as i64
+    ))),
+    cmd!("hexists", 3, 0, |c, a| {
+        hash(c, &a[1], integer(0), |h| {
+            integer(i64::from(h.contains_key(&a[2])))
+        })
+    }),
     cmd!("hdel", -3, WRITE, hdel),
     cmd!("hincrby", 4, W, hincrby),
     cmd!("sadd", -3, W, sadd),
     cmd!("smembers", 2, 0, smembers),
+    cmd!("scard", 2, 0, |c, a| set_len(c, a, None)),
+    cmd!("sismember", 3, 0, |c, a| set_len(c, a, Some(&a[2]))),
     cmd!("srem", -3, WRITE, srem),
     cmd!("spop", -2, WRITE, spop),
     cmd!("ping", -1, 0, ping),
@@ -175,11 +185,11 @@ static COMMANDS: &[Command] = &[
     cmd!("discard", 1, NOQUEUE, |_, _| Ok(ok())),
 ];
 
-fn unreachable_blocking() -> Result<Reply, Fail> {
+pub(super) fn unreachable_blocking() -> Result<Reply, Fail> {
     fail("ERR blocking pops are served by the connection")
 }
 
-fn lookup(name: &[u8]) -> Option<&'static Command> {
+pub(super) fn lookup(name: &[u8]) -> Option<&'static Command> {
     COMMANDS
         .iter()
         .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
@@ -192,13 +202,13 @@ pub fn count() -> usize {
 
 /// Lossy text of `b`, cut at a NUL and with line ends turned into spaces,
 /// as Redis formats arguments into an error.
-fn shown(b: &[u8], max: usize) -> String {
+pub(super) fn shown(b: &[u8], max: usize) -> String {
     let b = &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())];
     let b = &b[..b.len().min(max)];
     String::from_utf8_lossy(b).replace(['\r', '\n'], " ")
 }
 
-fn unknown_command(args: &[Bytes]) -> Fail {
+pub(super) fn unknown_command(args: &[Bytes]) -> Fail {
     let mut listed = String::new();
     for a in &args[1..] {
         if listed.len() >= 128 {
@@ -215,7 +225,7 @@ fn unknown_command(args: &[Bytes]) -> Fail {
     ))
 }
 
-fn wrong_arity(name: &str) -> Fail {
+pub(super) fn wrong_arity(name: &str) -> Fail {
     Fail(format!("ERR wrong number of arguments for '{name}' command"))
 }
 
@@ -374,7 +384,7 @@ pub fn bulk(data: Bytes) -> Reply {
     Reply::Bulk(r::Bulk { data })
 }
 
-fn bulk_str(s: &str) -> Reply {
+pub(super) fn bulk_str(s: &str) -> Reply {
     bulk(Bytes::copy_from_slice(s.as_bytes()))
 }
 
@@ -386,7 +396,7 @@ pub fn array(items: Vec<Reply>) -> Reply {
     Reply::Array(r::Array { items })
 }
 
-fn bulks(items: impl IntoIterator<Item = Bytes>) -> Reply {
+pub(super) fn bulks(items: impl IntoIterator<Item = Bytes>) -> Reply {
     array(items.into_iter().map(bulk).collect())
 }
 
@@ -403,18 +413,18 @@ pub fn parse_int(b: &[u8]) -> Option<i64> {
     std::str::from_utf8(b).ok()?.parse().ok()
 }
 
-fn int(b: &[u8]) -> Result<i64, Fail> {
+pub(super) fn int(b: &[u8]) -> Result<i64, Fail> {
     parse_int(b).ok_or_else(|| Fail(NOT_INTEGER.into()))
 }
 
-fn positive_count(b: &[u8]) -> Result<usize, Fail> {
+pub(super) fn positive_count(b: &[u8]) -> Result<usize, Fail> {
     match parse_int(b) {
         Some(n) if n >= 0 => Ok(n as usize),
         _ => fail(NOT_POSITIVE),
     }
 }
 
-fn is(b: &[u8], word: &str) -> bool {
+pub(super) fn is(b: &[u8], word: &str) -> bool {
     b.eq_ignore_ascii_case(word.as_bytes())
 }
 
@@ -722,471 +732,6 @@ fn flush(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
         c.store.flush_db(c.conn.db);
     }
     Ok(ok())
-}
-
-// ---------------------------------------------------------------------------
-// Lists
-
-fn push(c: &mut Ctx, a: &[Bytes], left: bool) -> Result<Reply, Fail> {
-    let len = c
-        .store
-        .modify(c.conn.db, &a[1], c.now, Some(Value::new_list), |v| match v {
-            Value::List(l) => {
-                let mut cost = 0;
-                for e in &a[2..] {
-                    cost += element_cost(e.len());
-                    if left {
-                        l.push_front(e.clone());
-                    } else {
-                        l.push_back(e.clone());
-                    }
-                }
-                (Ok(l.len()), cost)
-            }
-            _ => (Err(WrongType), 0),
-        })
-        .expect("created")?;
-    c.pushed = true;
-    Ok(integer(len as i64))
-}
-
-fn pop(c: &mut Ctx, a: &[Bytes], left: bool) -> Result<Reply, Fail> {
-    if a.len() > 3 {
-        return fail(SYNTAX);
-    }
-    let count = a.get(2).map(|n| positive_count(n)).transpose()?;
-    let popped = c.store.modify(c.conn.db, &a[1], c.now, None, |v| match v {
-        Value::List(l) => {
-            let n = count.unwrap_or(1).min(l.len());
-            let taken: Vec<Bytes> = if left {
-                l.drain(..n).collect()
-            } else {
-                l.drain(l.len() - n..).rev().collect()
-            };
-            let cost = taken.iter().map(|e| element_cost(e.len())).sum::<i64>();
-            (Ok(taken), -cost)
-        }
-        _ => (Err(WrongType), 0),
-    });
-    Ok(match (popped.transpose()?, count) {
-        (None, None) => nil(),
-        (None, Some(_)) => Reply::NullArray(r::NullArray),
-        (Some(mut taken), None) => taken.pop().map_or_else(nil, bulk),
-        (Some(taken), Some(_)) => bulks(taken),
-    })
-}
-
-fn list<R>(c: &mut Ctx, key: &[u8], empty: R, f: impl FnOnce(&VecDeque<Bytes>) -> R) -> Result<R, Fail> {
-    match c.store.get(c.conn.db, key, c.now) {
-        None => Ok(empty),
-        Some(e) => match &e.value {
-            Value::List(l) => Ok(f(l)),
-            _ => Err(WrongType.into()),
-        },
-    }
-}
-
-fn lrange(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    let (start, stop) = (int(&a[2])?, int(&a[3])?);
-    list(c, &a[1], array(vec![]), |l| {
-        let len = l.len() as i64;
-        let start = if start < 0 { (len + start).max(0) } else { start };
-        let stop = if stop < 0 { len + stop } else { stop.min(len - 1) };
-        if start > stop || start >= len {
-            return array(vec![]);
-        }
-        bulks(l.range(start as usize..=stop as usize).cloned())
-    })
-}
-
-fn llen(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    list(c, &a[1], integer(0), |l| integer(l.len() as i64))
-}
-
-// ---------------------------------------------------------------------------
-// Hashes
-
-fn hset(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    if a.len() % 2 == 1 {
-        return Err(wrong_arity("hset"));
-    }
-    let added = c
-        .store
-        .modify(c.conn.db, &a[1], c.now, Some(Value::new_hash), |v| match v {
-            Value::Hash(h) => {
-                let (mut added, mut cost) = (0, 0);
-                for pair in a[2..].chunks(2) {
-                    match h.get_mut(&pair[0]) {
-                        Some(old) => {
-                            cost += pair[1].len() as i64 - old.len() as i64;
-                            *old = pair[1].clone();
-                        }
-                        None => {
-                            added += 1;
-                            cost += element_cost(pair[0].len() + pair[1].len());
-                            h.insert(pair[0].clone(), pair[1].clone());
-                        }
-                    }
-                }
-                (Ok(added), cost)
-            }
-            _ => (Err(WrongType), 0),
-        })
-        .expect("created")?;
-    Ok(integer(added))
-}
-
-fn hash<R>(
-    c: &mut Ctx,
-    key: &[u8],
-    empty: R,
-    f: impl FnOnce(&hashlink::LinkedHashMap<Bytes, Bytes, foldhash::fast::RandomState>) -> R,
-) -> Result<R, Fail> {
-    match c.store.get(c.conn.db, key, c.now) {
-        None => Ok(empty),
-        Some(e) => match &e.value {
-            Value::Hash(h) => Ok(f(h)),
-            _ => Err(WrongType.into()),
-        },
-    }
-}
-
-fn hget(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    hash(c, &a[1], nil(), |h| h.get(&a[2]).cloned().map_or_else(nil, bulk))
-}
-
-fn hgetall(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    hash(c, &a[1], array(vec![]), |h| {
-        bulks(h.iter().flat_map(|(k, v)| [k.clone(), v.clone()]))
-    })
-}
-
-fn hdel(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    let removed = c.store.modify(c.conn.db, &a[1], c.now, None, |v| match v {
-        Value::Hash(h) => {
-            let (mut n, mut cost) = (0, 0);
-            for f in &a[2..] {
-                if let Some(old) = h.remove(f) {
-                    n += 1;
-                    cost -= element_cost(f.len() + old.len());
-                }
-            }
-            (Ok(n), cost)
-        }
-        _ => (Err(WrongType), 0),
-    });
-    Ok(integer(popped_count(removed)?))
-}
-
-fn popped_count(r: Option<Result<i64, WrongType>>) -> Result<i64, Fail> {
-    Ok(r.transpose()?.unwrap_or(0))
-}
-
-fn hincrby(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    let by = int(&a[3])?;
-    let n = c
-        .store
-        .modify(c.conn.db, &a[1], c.now, Some(Value::new_hash), |v| match v {
-            Value::Hash(h) => {
-                let old = match h.get(&a[2]) {
-                    None => 0,
-                    Some(s) => match parse_int(s) {
-                        Some(n) => n,
-                        None => return (fail("ERR hash value is not an integer"), 0),
-                    },
-                };
-                let Some(n) = old.checked_add(by) else {
-                    return (fail(OVERFLOW), 0);
-                };
-                let new = Bytes::from(n.to_string());
-                let cost = match h.get_mut(&a[2]) {
-                    Some(v) => {
-                        let d = new.len() as i64 - v.len() as i64;
-                        *v = new;
-                        d
-                    }
-                    None => {
-                        let d = element_cost(a[2].len() + new.len());
-                        h.insert(a[2].clone(), new);
-                        d
-                    }
-                };
-                (Ok(n), cost)
-            }
-            _ => (Err(WrongType.into()), 0),
-        })
-        .expect("created")?;
-    Ok(integer(n))
-}
-
-// ---------------------------------------------------------------------------
-// Sets
-
-fn sadd(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    let added = c
-        .store
-        .modify(c.conn.db, &a[1], c.now, Some(Value::new_set), |v| match v {
-            Value::Set(s) => {
-                let (mut n, mut cost) = (0, 0);
-                for m in &a[2..] {
-                    if s.insert(m.clone()) {
-                        n += 1;
-                        cost += element_cost(m.len());
-                    }
-                }
-                (Ok(n), cost)
-            }
-            _ => (Err(WrongType), 0),
-        })
-        .expect("created")?;
-    Ok(integer(added))
-}
-
-fn smembers(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    match c.store.get(c.conn.db, &a[1], c.now) {
-        None => Ok(array(vec![])),
-        Some(e) => match &e.value {
-            Value::Set(s) => Ok(bulks(s.iter().cloned())),
-            _ => Err(WrongType.into()),
-        },
-    }
-}
-
-fn srem(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    let removed = c.store.modify(c.conn.db, &a[1], c.now, None, |v| match v {
-        Value::Set(s) => {
-            let (mut n, mut cost) = (0, 0);
-            for m in &a[2..] {
-                if s.remove(m) {
-                    n += 1;
-                    cost -= element_cost(m.len());
-                }
-            }
-            (Ok(n), cost)
-        }
-        _ => (Err(WrongType), 0),
-    });
-    Ok(integer(popped_count(removed)?))
-}
-
-/// xorshift64*: good enough to pick members.
-fn next_random(state: &mut u64) -> u64 {
-    let mut x = (*state).max(1);
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-}
-
-fn spop(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    if a.len() > 3 {
-        return fail(SYNTAX);
-    }
-    let count = a.get(2).map(|n| positive_count(n)).transpose()?;
-    let random = &mut *c.random;
-    let popped = c.store.modify(c.conn.db, &a[1], c.now, None, |v| match v {
-        Value::Set(s) => {
-            let n = count.unwrap_or(1).min(s.len());
-            let taken: Vec<Bytes> = (0..n)
-                .map(|_| {
-                    let i = (next_random(random) % s.len() as u64) as usize;
-                    s.take(i)
-                })
-                .collect();
-            let cost = taken.iter().map(|m| element_cost(m.len())).sum::<i64>();
-            (Ok(taken), -cost)
-        }
-        _ => (Err(WrongType), 0),
-    });
-    Ok(match (popped.transpose()?, count) {
-        (None, None) => nil(),
-        (None, Some(_)) => array(vec![]),
-        (Some(mut taken), None) => taken.pop().map_or_else(nil, bulk),
-        (Some(taken), Some(_)) => bulks(taken),
-    })
-}
-
-// ---------------------------------------------------------------------------
-// Connection and server
-
-fn ping(_: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    match a.len() {
-        1 => Ok(simple("PONG")),
-        2 => Ok(bulk(a[1].clone())),
-        _ => Err(wrong_arity("ping")),
-    }
-}
-
-fn select(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    let n = int(&a[1])?;
-    if !(0..super::DATABASES as i64).contains(&n) {
-        return fail("ERR DB index is out of range");
-    }
-    c.conn.db = n as usize;
-    Ok(ok())
-}
-
-fn unknown_subcommand(a: &[Bytes]) -> Fail {
-    Fail(format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        shown(&a[1], 128),
-        String::from_utf8_lossy(&a[0]).to_ascii_uppercase()
-    ))
-}
-
-fn info(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    let about = c.about;
-    let wanted = |name: &str| {
-        a.len() == 1
-            || a[1..]
-                .iter()
-                .any(|s| is(s, name) || is(s, "all") || is(s, "everything") || is(s, "default"))
-    };
-    let mut sections = Vec::new();
-    if wanted("server") {
-        let uptime = c.now.saturating_sub(about.started) / 1000;
-        sections.push(format!(
-            "# Server\r\nredis_version:{}\r\nredis_mode:standalone\r\nprotospec_version:{}\r\n\
-             os:{}\r\narch_bits:64\r\nmultiplexing_api:tokio\r\nprocess_id:{}\r\ntcp_port:{}\r\n\
-             uptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nio_threads_active:{}\r\n",
-            super::REDIS_VERSION,
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS,
-            std::process::id(),
-            about.port,
-            uptime / 86_400,
-            about.threads,
-        ));
-    }
-    if wanted("clients") {
-        sections.push(format!(
-            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
-            about.connected_clients, about.maxclients
-        ));
-    }
-    if wanted("memory") {
-        sections.push(format!(
-            "# Memory\r\nused_memory:{}\r\nmaxmemory:{}\r\nmaxmemory_policy:noeviction\r\n",
-            c.store.used_memory(),
-            about.maxmemory
-        ));
-    }
-    if wanted("stats") {
-        sections.push(format!(
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n",
-            about.total_connections, about.total_commands
-        ));
-    }
-    if wanted("keyspace") {
-        let mut s = "# Keyspace\r\n".to_string();
-        for db in 0..super::DATABASES {
-            let (keys, expires) = c.store.counts(db);
-            if keys > 0 {
-                s.push_str(&format!("db{db}:keys={keys},expires={expires},avg_ttl=0\r\n"));
-            }
-        }
-        sections.push(s);
-    }
-    Ok(bulk(Bytes::from(sections.join("\r\n"))))
-}
-
-fn config(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    if !is(&a[1], "GET") {
-        return Err(unknown_subcommand(a));
-    }
-    if a.len() < 3 {
-        return Err(wrong_arity("config|get"));
-    }
-    let about = c.about;
-    let params: [(&str, String); 10] = [
-        ("appendonly", "no".into()),
-        ("bind", "".into()),
-        ("databases", super::DATABASES.to_string()),
-        ("maxclients", about.maxclients.to_string()),
-        ("maxmemory", about.maxmemory.to_string()),
-        ("maxmemory-policy", "noeviction".into()),
-        ("port", about.port.to_string()),
-        ("proto-max-bulk-len", (512u64 << 20).to_string()),
-        ("save", "".into()),
-        ("timeout", "0".into()),
-    ];
-    let mut items = Vec::new();
-    for (name, value) in &params {
-        if a[2..].iter().any(|p| glob_match(p, name.as_bytes(), true)) {
-            items.push(bulk_str(name));
-            items.push(bulk_str(value));
-        }
-    }
-    Ok(array(items))
-}
-
-fn command(_: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    let Some(sub) = a.get(1) else {
-        // The full table is not served: clients ask it for hints only.
-        return Ok(array(vec![]));
-    };
-    if is(sub, "COUNT") {
-        if a.len() != 2 {
-            return Err(wrong_arity("command|count"));
-        }
-        return Ok(integer(count() as i64));
-    }
-    if is(sub, "DOCS") {
-        return Ok(array(vec![]));
-    }
-    if is(sub, "INFO") {
-        let info = a[2..].iter().map(|name| match lookup(name) {
-            None => nil(),
-            Some(cmd) => {
-                let mut flags = Vec::new();
-                if cmd.flags & WRITE != 0 {
-                    flags.push(simple("write"));
-                }
-                if cmd.flags & DENYOOM != 0 {
-                    flags.push(simple("denyoom"));
-                }
-                let keyed = i64::from(!matches!(cmd.name, "ping" | "echo" | "select" | "info"));
-                array(vec![
-                    bulk_str(cmd.name),
-                    integer(cmd.arity.into()),
-                    array(flags),
-                    integer(keyed),
-                    integer(keyed),
-                    integer(keyed),
-                ])
-            }
-        });
-        return Ok(array(info.collect()));
-    }
-    Err(unknown_subcommand(a))
-}
-
-fn client(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    let sub = &a[1];
-    if is(sub, "SETNAME") {
-        if a.len() != 3 {
-            return Err(wrong_arity("client|setname"));
-        }
-        if a[2].iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-            return fail("ERR Client names cannot contain spaces, newlines or special characters.");
-        }
-        c.conn.name = (!a[2].is_empty()).then(|| a[2].clone());
-        return Ok(ok());
-    }
-    if is(sub, "GETNAME") {
-        if a.len() != 2 {
-            return Err(wrong_arity("client|getname"));
-        }
-        return Ok(c.conn.name.clone().map_or_else(nil, bulk));
-    }
-    if is(sub, "ID") {
-        if a.len() != 2 {
-            return Err(wrong_arity("client|id"));
-        }
-        return Ok(integer(c.conn.id as i64));
-    }
-    Err(unknown_subcommand(a))
 }
 
 #[cfg(test)]

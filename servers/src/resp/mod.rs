@@ -33,6 +33,8 @@
 //!   `keyspace`, with a few fields each; `redis_version` is
 //!   [`REDIS_VERSION`] and `protospec_version` says what this is.
 
+pub mod admin;
+pub mod collections;
 pub mod commands;
 pub mod server;
 pub mod store;

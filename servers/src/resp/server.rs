@@ -274,6 +274,12 @@ pub async fn handle(shared: Arc<Shared>, mut conn: Connection<Stream>) -> Result
                 return Ok(());
             }
         };
+        if args.is_empty() {
+            // `*0` and `*-1`: Redis answers nothing, and neither does this
+            // server (the reply the spec counts as owed is never sent; the
+            // replies are all of one message, so none is taken for another).
+            continue;
+        }
         let mut step = shared.execute(&mut state, args);
         if let Step::Block { keys, left, deadline } = step {
             step = Step::Reply(Box::pin(block(&shared, &mut conn, &mut state, keys, left, deadline)).await?);
@@ -314,8 +320,7 @@ fn inline_args<'a>(words: impl Iterator<Item = &'a [u8]>) -> Result<Vec<Bytes>, 
     // count Redis does not take.
     if let Some(first) = args.first().filter(|a| a.starts_with(b"*")) {
         return match commands::parse_int(&first[1..]) {
-            // Redis skips `*0` and `*-1`; the spec owes a reply: the empty
-            // command's.
+            // Redis skips `*0` and `*-1`.
             Some(n) if n <= 0 => Ok(Vec::new()),
             _ => Err("ERR Protocol error: invalid multibulk length".into()),
         };
@@ -420,13 +425,8 @@ async fn fail(mut conn: Connection<Stream>, e: RtError) -> Result<(), RtError> {
         }
         RtError::TooLong { .. } => Some("too big inline request".to_string()),
         RtError::TooDeep { .. } => Some("too deeply nested".to_string()),
-        RtError::Peer(v) => {
-            let got = v.got.to_string();
-            Some(match got.trim_start().chars().next() {
-                Some('$') | None => "invalid bulk length".to_string(),
-                Some(c) => format!("expected '$', got '{c}'"),
-            })
-        }
+        RtError::Peer(v) if v.expected.contains("\\r\\n") => Some("expected CRLF after a bulk string".into()),
+        RtError::Peer(v) => Some(violation(&v.got.0)),
         _ => None,
     };
     if let Some(why) = why {
@@ -440,6 +440,27 @@ async fn fail(mut conn: Connection<Stream>, e: RtError) -> Result<(), RtError> {
         RtError::ShuttingDown => Ok(()),
         e => Err(e),
     }
+}
+
+/// Redis's words for bytes the spec does not read as a command, from the
+/// start of what was read (the array's header, a bulk string's, or a line).
+fn violation(got: &[u8]) -> String {
+    let lines: Vec<&[u8]> = got.split(|&b| b == b'\n').collect();
+    let what = match (lines.first(), lines.get(1)) {
+        (Some(first), Some(second)) if first.starts_with(b"*") => match second.first() {
+            Some(b'$') => return "invalid bulk length".into(),
+            Some(&c) => c,
+            None => return "invalid multibulk length".into(),
+        },
+        (Some(first), _) if first.starts_with(b"*") => return "invalid multibulk length".into(),
+        (Some(first), _) if first.starts_with(b"$") => return "invalid bulk length".into(),
+        (Some(first), _) => match first.first() {
+            Some(&c) if c != b'\r' => c,
+            _ => return "empty inline request".into(),
+        },
+        (None, _) => return "empty inline request".into(),
+    };
+    format!("expected '$', got '{}'", (what as char).escape_default())
 }
 
 /// Waits for a `BLPOP`/`BRPOP` until one of `keys` has an element or the
