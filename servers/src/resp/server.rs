@@ -275,7 +275,7 @@ pub async fn handle(shared: Arc<Shared>, mut conn: Connection<Stream>) -> Result
             }
         };
         if args.is_empty() {
-            // `*0` and `*-1`: Redis answers nothing, and neither does this
+            // `*0`, `*-1` and an empty line: Redis answers nothing, and neither does this
             // server (the reply the spec counts as owed is never sent; the
             // replies are all of one message, so none is taken for another).
             continue;

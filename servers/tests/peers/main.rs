@@ -50,6 +50,7 @@ mod peer_scripts;
 mod postgres;
 mod record;
 mod redis;
+mod resp;
 mod servers;
 mod structured;
 mod suites;
@@ -65,6 +66,7 @@ fn main() {
     trials.extend(broken_proxy::trials());
     trials.extend(modbus::trials());
     trials.extend(redis::trials());
+    trials.extend(resp::trials());
     trials.extend(postgres::trials());
     trials.extend(dns::trials());
     trials.extend(structured::trials());
