@@ -238,7 +238,7 @@ pub async fn handle(shared: Arc<Shared>, mut conn: Connection<Stream>) -> Result
         let args = match event {
             Event::Message(m) => match ClientMessage::from_message(m)? {
                 ClientMessage::Command(c) => c.args.into_iter().map(|b| b.data).collect(),
-                ClientMessage::Inline(i) => match inline_args(i.args.iter().map(|a| a.as_bytes())) {
+                ClientMessage::Inline(i) => match inline_args(i.args.iter().map(|a| &a[..])) {
                     Ok(args) => args,
                     Err(why) => {
                         queue(&mut conn, commands::error(why), &mut unflushed)?;
@@ -247,8 +247,8 @@ pub async fn handle(shared: Arc<Shared>, mut conn: Connection<Stream>) -> Result
                     }
                 },
             },
-            // A line the spec's inline command does not read (bytes that are
-            // not UTF-8, too many words): split as Redis splits it.
+            // A line the spec's inline command does not read (more words
+            // than it takes): split as Redis splits it.
             Event::Unrecognized { frame } => {
                 let line = frame.strip_suffix(b"\r\n").unwrap_or(&frame);
                 let line = line.strip_suffix(b"\n").unwrap_or(line);
@@ -460,7 +460,13 @@ fn violation(got: &[u8]) -> String {
         },
         (None, _) => return "empty inline request".into(),
     };
-    format!("expected '$', got '{}'", (what as char).escape_default())
+    // Redis shows the byte as it is; an error's text is UTF-8.
+    let shown = if what.is_ascii_graphic() {
+        what as char
+    } else {
+        '?'
+    };
+    format!("expected '$', got '{shown}'")
 }
 
 /// Waits for a `BLPOP`/`BRPOP` until one of `keys` has an element or the

@@ -51,6 +51,7 @@ mod postgres;
 mod record;
 mod redis;
 mod resp;
+mod resp_hostile;
 mod servers;
 mod structured;
 mod suites;
@@ -76,6 +77,7 @@ fn main() {
     trials.extend(suites::trials());
     trials.extend(record::trials());
     trials.extend(hostile::trials());
+    trials.extend(resp_hostile::trials());
     trials.extend(load::trials());
     trials.extend(clients::trials());
     libtest_mimic::run(&args, trials).exit();
