@@ -96,7 +96,7 @@ pub(super) fn config(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
     if is(&a[1], "SET") {
         // Nothing is settable at run time.
         return match a.get(2) {
-            Some(name) if a.len() % 2 == 0 => Err(Fail(format!(
+            Some(name) if a.len().is_multiple_of(2) => Err(Fail(format!(
                 "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
                 shown(name, 128)
             ))),

@@ -516,7 +516,7 @@ fn mget(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
 }
 
 fn mset(c: &mut Ctx, a: &[Bytes]) -> Result<Reply, Fail> {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return Err(wrong_arity("mset"));
     }
     for pair in a[1..].chunks(2) {
@@ -640,7 +640,11 @@ fn expire(c: &mut Ctx, a: &[Bytes], unit: i64) -> Result<Reply, Fail> {
     };
     let allowed = match current {
         None => !(xx || gt),
-        Some(cur) => !nx && !(gt && at <= cur as i64) && !(lt && at >= cur as i64),
+        Some(cur) => {
+            let cur = cur as i64;
+            let refused = nx || (gt && at <= cur) || (lt && at >= cur);
+            !refused
+        }
     };
     if !allowed {
         return Ok(integer(0));
