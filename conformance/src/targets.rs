@@ -33,6 +33,7 @@ pub fn server_for(spec: &str) -> Option<&'static str> {
         "echo" => "echo-server",
         "greeting" => "greeting-server",
         "memcached" | "memcached_get" => "memcached-server",
+        "redis" => "resp-server",
         _ => return None,
     })
 }
@@ -79,6 +80,15 @@ pub async fn start(spec: &str) -> std::io::Result<Option<BuiltIn>> {
                 shutdown,
             ))
         }
+        "resp-server" => tokio::spawn(servers::resp::serve(
+            listener,
+            servers::resp::RespConfig {
+                server: config,
+                ..Default::default()
+            },
+            stats,
+            shutdown,
+        )),
         _ => return Ok(None),
     };
     Ok(Some(BuiltIn {

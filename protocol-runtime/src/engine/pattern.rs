@@ -837,8 +837,11 @@ impl<'a, 'v> Matcher<'a, 'v> {
                     self.fail(at, Expect::AtLeastItems { min: *min, name });
                     return Err(());
                 }
-                for n in (1.max(*min)..=items.len()).rev() {
-                    if let Ok(done) = self.resume(ends[n - 1], k) {
+                // `min = 0` lets the list be empty: the rest resumes where
+                // it would have begun.
+                for n in (*min..=items.len()).rev() {
+                    let end = if n == 0 { pos } else { ends[n - 1] };
+                    if let Ok(done) = self.resume(end, k) {
                         items.truncate(n);
                         self.values[id as usize] = Value::List(items);
                         return Ok(done);

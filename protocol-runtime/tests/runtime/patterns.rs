@@ -146,6 +146,30 @@ fn repetitions_take_runs_and_encode_one_round() {
 }
 
 #[test]
+fn a_list_of_min_0_may_be_empty() {
+    let spec = crate::compile(
+        "words",
+        r#"protocol p { framing line("\r\n", max = 256);
+            client message Words = " "* words: list(token, sep = " "+, min = 0, max = 8) " "*;
+            state S { client sends Words -> S; client closes; } }"#,
+    );
+    for (wire, want) in [
+        (&b"\r\n"[..], vec![]),
+        (b"   \r\n", vec![]),
+        (b" a  b \r\n", vec!["a".into(), "b".into()]),
+    ] {
+        let m = decode(&spec, Role::Server, wire).unwrap();
+        assert_eq!(m.fields, vec![Value::List(want)], "{wire:?}");
+    }
+    let now = Instant::now();
+    let mut client = Session::new(spec.clone(), Role::Client, now);
+    let mut out = BytesMut::new();
+    let empty = decode(&spec, Role::Server, b"\r\n").unwrap();
+    client.send(&empty, &mut out, now).unwrap();
+    assert_eq!(&out[..], b"\r\n");
+}
+
+#[test]
 fn a_hostile_run_of_separators_costs_no_stack() {
     let spec = crate::compile(
         "long_run",

@@ -107,10 +107,16 @@ pub enum Program {
     Dig,
     /// DNS-OARC's load generator (package dnsperf), run against dns-server.
     Dnsperf,
+    /// Redis's benchmark (package redis-tools).
+    RedisBenchmark,
+    /// redis-py at the version pinned in
+    /// `servers/tests/peers/redis_py/setup-venv`, in the venv that script
+    /// makes (and `.ci/run` runs).
+    RedisPy,
 }
 
 /// How many [`Program`]s there are.
-const PROGRAMS: usize = 22;
+const PROGRAMS: usize = 24;
 
 impl Program {
     pub fn name(self) -> &'static str {
@@ -137,6 +143,8 @@ impl Program {
             Program::Psql => "psql",
             Program::Dig => "dig",
             Program::Dnsperf => "dnsperf",
+            Program::RedisBenchmark => "redis-benchmark",
+            Program::RedisPy => "redis-py",
         }
     }
 
@@ -153,11 +161,13 @@ impl Program {
             | Program::Memcflush
             | Program::Memcslap
             | Program::Memcaslap => "libmemcached-tools",
-            Program::Pymemcache | Program::PythonMemcached | Program::Pylibmc | Program::Pymodbus => {
-                "python3-venv"
-            }
+            Program::Pymemcache
+            | Program::PythonMemcached
+            | Program::Pylibmc
+            | Program::Pymodbus
+            | Program::RedisPy => "python3-venv",
             Program::RedisServer => "redis-server",
-            Program::RedisCli => "redis-tools",
+            Program::RedisCli | Program::RedisBenchmark => "redis-tools",
             Program::Postgres => "postgresql",
             Program::Dnsmasq => "dnsmasq-base",
             Program::Psql => "postgresql-client",
@@ -181,6 +191,9 @@ impl Program {
                 Program::PythonMemcached => python_module("memcache", "memcache.__version__ == '1.62'"),
                 Program::Pylibmc => python_module("pylibmc", "True"),
                 Program::Pymodbus => modbus_venv(),
+                Program::RedisPy => setup_venv_check(
+                    &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/redis_py/setup-venv"),
+                ),
                 Program::Postgres => search_path("initdb").or_else(|| {
                     Some(PathBuf::from("/usr/lib/postgresql/15/bin/initdb")).filter(|p| is_executable(p))
                 }),
@@ -200,6 +213,12 @@ impl Program {
                 "the modbus peer's venv has no pymodbus at its pinned version: make it with \
                  {} (.ci/run does)",
                 suites_dir().join("modbus/setup-venv").display()
+            );
+        }
+        if self == Program::RedisPy {
+            return format!(
+                "redis-py's venv has no redis at its pinned version: make it with {}/tests/peers/redis_py/setup-venv (.ci/run does)",
+                env!("CARGO_MANIFEST_DIR")
             );
         }
         if let Some(import) = self.python_import() {
@@ -256,7 +275,12 @@ fn python_module(module: &str, check: &str) -> Option<PathBuf> {
 /// The modbus peer's python, if `setup-venv --check` finds its venv ready
 /// (the script holds the pin, and where the venv is).
 fn modbus_venv() -> Option<PathBuf> {
-    let out = Command::new(suites_dir().join("modbus/setup-venv"))
+    setup_venv_check(&suites_dir().join("modbus/setup-venv"))
+}
+
+/// The python of a venv whose `setup-venv --check` finds it ready.
+fn setup_venv_check(script: &Path) -> Option<PathBuf> {
+    let out = Command::new(script)
         .arg("--check")
         .stdin(Stdio::null())
         .stderr(Stdio::null())

@@ -42,7 +42,7 @@ pub fn trials() -> Vec<Trial> {
 }
 
 /// Connections handed to a server from the test, over in-memory streams.
-struct Memory(Mutex<mpsc::Receiver<Stream>>);
+pub(crate) struct Memory(pub(crate) Mutex<mpsc::Receiver<Stream>>);
 
 impl Accept for Memory {
     async fn accept(&self) -> io::Result<(Stream, String)> {
@@ -53,7 +53,7 @@ impl Accept for Memory {
     }
 }
 
-fn paused_runtime() -> Result<tokio::runtime::Runtime, Failed> {
+pub(crate) fn paused_runtime() -> Result<tokio::runtime::Runtime, Failed> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)

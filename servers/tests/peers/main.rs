@@ -51,6 +51,8 @@ mod peer_scripts;
 mod postgres;
 mod record;
 mod redis;
+mod resp;
+mod resp_hostile;
 mod servers;
 mod structured;
 mod suites;
@@ -66,6 +68,7 @@ fn main() {
     trials.extend(broken_proxy::trials());
     trials.extend(modbus::trials());
     trials.extend(redis::trials());
+    trials.extend(resp::trials());
     trials.extend(postgres::trials());
     trials.extend(dns::trials());
     trials.extend(dns_server::trials());
@@ -76,6 +79,7 @@ fn main() {
     trials.extend(suites::trials());
     trials.extend(record::trials());
     trials.extend(hostile::trials());
+    trials.extend(resp_hostile::trials());
     trials.extend(load::trials());
     trials.extend(clients::trials());
     libtest_mimic::run(&args, trials).exit();

@@ -164,7 +164,12 @@ fn modbus_defects() -> Vec<(&'static str, Rewrite)> {
 
 /// Runs every case once (under `sweep`, once per cut point, at most 32);
 /// the failures' reports, and how many cases ran.
-async fn failures(suites: &[Arc<Suite>], target: &str, split: Split, prefix: &str) -> (Vec<String>, usize) {
+pub(crate) async fn failures(
+    suites: &[Arc<Suite>],
+    target: &str,
+    split: Split,
+    prefix: &str,
+) -> (Vec<String>, usize) {
     let cfg = RunConfig {
         target: Address::Tcp(target.to_string()),
         tls: None,
