@@ -34,6 +34,7 @@ pub fn server_for(spec: &str) -> Option<&'static str> {
         "greeting" => "greeting-server",
         "memcached" | "memcached_get" => "memcached-server",
         "redis" => "resp-server",
+        "modbus" => "modbus-server",
         _ => return None,
     })
 }
@@ -85,6 +86,16 @@ pub async fn start(spec: &str) -> std::io::Result<Option<BuiltIn>> {
             servers::resp::RespConfig {
                 server: config,
                 ..Default::default()
+            },
+            stats,
+            shutdown,
+        )),
+        // Seeded with the demo data the suite's peer serves.
+        "modbus-server" => tokio::spawn(servers::modbus::serve(
+            listener,
+            servers::modbus::ModbusConfig {
+                server: config,
+                ..servers::modbus::ModbusConfig::seeded()
             },
             stats,
             shutdown,

@@ -11,6 +11,7 @@ pub mod dns;
 pub mod echo;
 pub mod greeting;
 pub mod memcached;
+pub mod modbus;
 pub mod resp;
 
 /// The code generated from the shipped specs.
