@@ -113,10 +113,12 @@ pub enum Program {
     /// `servers/tests/peers/redis_py/setup-venv`, in the venv that script
     /// makes (and `.ci/run` runs).
     RedisPy,
+    /// A Modbus master on the command line (package mbpoll).
+    Mbpoll,
 }
 
 /// How many [`Program`]s there are.
-const PROGRAMS: usize = 24;
+const PROGRAMS: usize = 25;
 
 impl Program {
     pub fn name(self) -> &'static str {
@@ -145,6 +147,7 @@ impl Program {
             Program::Dnsperf => "dnsperf",
             Program::RedisBenchmark => "redis-benchmark",
             Program::RedisPy => "redis-py",
+            Program::Mbpoll => "mbpoll",
         }
     }
 
@@ -173,6 +176,7 @@ impl Program {
             Program::Psql => "postgresql-client",
             Program::Dig => "bind9-dnsutils",
             Program::Dnsperf => "dnsperf",
+            Program::Mbpoll => "mbpoll",
         }
     }
 

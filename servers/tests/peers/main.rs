@@ -47,6 +47,7 @@ mod inetd;
 mod load;
 mod memcached;
 mod modbus;
+mod modbus_server;
 mod peer_scripts;
 mod postgres;
 mod record;
@@ -67,6 +68,7 @@ fn main() {
     trials.extend(memcached::trials());
     trials.extend(broken_proxy::trials());
     trials.extend(modbus::trials());
+    trials.extend(modbus_server::trials());
     trials.extend(redis::trials());
     trials.extend(resp::trials());
     trials.extend(postgres::trials());
