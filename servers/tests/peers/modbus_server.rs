@@ -647,7 +647,7 @@ fn idle_connections() -> Outcome {
             let per = after.saturating_sub(before) as f64 / n as f64;
             println!("{n} idle connections: {before} KiB -> {after} KiB ({per:.1} KiB each)");
             ensure!(
-                per < 16.0,
+                after.saturating_sub(before) < 16 * n as u64,
                 "{per:.1} KiB per idle connection ({before} -> {after} KiB)"
             );
             // The idle ones are still served.

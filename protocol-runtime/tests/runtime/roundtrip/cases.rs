@@ -256,6 +256,16 @@ fn written(name: &str) -> Vec<(&'static str, Vec<Value>)> {
                 ("WroteMany", vec![u(7), u(1), u(16), u(1), u(2)]),
                 ("Exception", vec![u(9), u(1), u(0x83), u(2)]),
                 ("Exception", vec![u(9), u(1), u(0x90), u(1)]),
+                ("Exception", vec![u(9), u(1), u(0x80), u(1)]),
+                ("Exception", vec![u(9), u(0), u(0xc1), u(3)]),
+                // The fallback request: any function code and PDU; its data
+                // is at most 252 bytes (the length's 254 less unit and fc).
+                ("OtherRequest", vec![u(10), u(1), u(9), blob(b"")]),
+                ("OtherRequest", vec![u(11), u(1), u(0x41), blob(&all)]),
+                (
+                    "OtherRequest",
+                    vec![u(12), u(0), u(0xff), blob(b"\xfb\xfc\xfd\xfe\xff")],
+                ),
             ]
         }
         "redis" => {
