@@ -32,6 +32,7 @@ pub fn trials() -> Vec<Trial> {
             &[],
             suite_every_split_twice,
         ),
+        harness::trial("modbus_server::suite_over_tls", &[], suite_over_tls),
         harness::trial(
             "modbus_server::pymodbus_client_reads_writes_and_gets_exceptions",
             &[Program::Pymodbus],
@@ -136,6 +137,44 @@ fn suite_every_split_twice() -> Outcome {
         let stats = server.stop().await?;
         let errors = stats.handler_errors.load(Ordering::Relaxed);
         ensure!(errors == 0, "{errors} connections ended in an error");
+        Ok(())
+    })
+}
+
+/// The binary with `--tls-cert/--tls-key`: the suite passes over TLS.
+fn suite_over_tls() -> Outcome {
+    use conformance::runner::{run_case, RunConfig};
+    use protocol_runtime::transport::{Address, TlsClient};
+    let dir = tempfile::tempdir()?;
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem())?;
+    std::fs::write(&key, ck.signing_key.serialize_pem())?;
+    let (cert, key) = (
+        cert.to_string_lossy().into_owned(),
+        key.to_string_lossy().into_owned(),
+    );
+    let server = start_binary(&["--seed", "--tls-cert", &cert, "--tls-key", &key])?;
+    let trusted = TlsClient::from_ca_pem(ck.cert.pem().as_bytes())?.with_server_name("localhost");
+    let all = suites("modbus")?;
+    harness::block_on(LIMIT, async {
+        let cfg = RunConfig {
+            target: Address::Tcp(format!("127.0.0.1:{}", server.port)),
+            tls: Some(trusted),
+            split: Split::Bytes,
+            prefix: String::new(),
+            step_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+        };
+        let mut count = 0;
+        for s in &all {
+            for c in &s.cases {
+                count += 1;
+                let r = run_case(s, c, &cfg).await;
+                ensure!(r.passed(), "{} over TLS: {:?}", c.name, r.outcome);
+            }
+        }
+        ensure!(count > 20, "only {count} cases");
         Ok(())
     })
 }
