@@ -105,6 +105,27 @@ pub fn exit_with(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// Runs a binary's `main` on `threads` worker threads and exits as
+/// [`exit_with`] does. One thread gets the current-thread scheduler, which
+/// has no cross-thread wake-ups to pay for (measured in BENCHMARKS.md).
+pub fn run_on_threads(threads: u16, main: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(threads))
+            .enable_all()
+            .build()
+    };
+    match runtime {
+        Ok(rt) => exit_with(rt.block_on(main)),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// The whole of a reference server binary: parse `--listen` and the limits,
 /// log, bind, and serve with `serve` until Ctrl-C.
 pub fn server_main<F, Fut>(name: &'static str, about: &'static str, serve: F) -> ExitCode

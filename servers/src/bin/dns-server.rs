@@ -33,22 +33,7 @@ struct Args {
 fn main() -> ExitCode {
     servers::cli::init_logging();
     let args = Args::parse();
-    let runtime = if args.threads == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(usize::from(args.threads))
-            .enable_all()
-            .build()
-    };
-    let runtime = match runtime {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    servers::cli::exit_with(runtime.block_on(run(args)))
+    servers::cli::run_on_threads(args.threads, run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

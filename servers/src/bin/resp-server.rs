@@ -23,30 +23,7 @@ struct Args {
 fn main() -> ExitCode {
     servers::cli::init_logging();
     let args = Args::parse();
-    // One thread: the current-thread scheduler, which has no cross-thread
-    // wake-ups to pay for.
-    let runtime = if args.threads == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(usize::from(args.threads))
-            .enable_all()
-            .build()
-    };
-    let runtime = match runtime {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    servers::cli::run_on_threads(args.threads, run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
