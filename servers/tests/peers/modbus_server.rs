@@ -435,13 +435,13 @@ fn hostile() -> Outcome {
             }
             let a = server.addr.clone();
             tasks.spawn(async move {
-                close_mid_message(&a)
+                crate::hostile::close_mid_message(&a, &frame(9, 1, &[3, 0, 0, 0, 1])[..9])
                     .await
                     .map_err(|e| format!("close {i}: {}", why(e)))
             });
             let a = server.addr.clone();
             tasks.spawn(async move {
-                reset_mid_message(&a)
+                crate::hostile::reset_mid_message(&a, &frame(9, 1, &[16, 0, 0, 0, 2, 4, 0, 1, 0, 2])[..14])
                     .await
                     .map_err(|e| format!("reset {i}: {}", why(e)))
             });
@@ -509,32 +509,6 @@ async fn closed_unanswered(addr: &str, bytes: &[u8]) -> Outcome {
     let _ = s.write_all(bytes).await;
     let rest = read_to_close(&mut s).await?;
     ensure!(rest.is_empty(), "answered {}", harness::abbreviate(&rest));
-    Ok(())
-}
-
-async fn close_mid_message(addr: &str) -> Outcome {
-    let mut s = TcpStream::connect(addr).await?;
-    s.write_all(&frame(9, 1, &[3, 0, 0, 0, 1])[..9]).await?;
-    s.shutdown().await?;
-    let rest = read_to_close(&mut s).await?;
-    ensure!(
-        rest.is_empty(),
-        "a cut request was answered {}",
-        harness::abbreviate(&rest)
-    );
-    Ok(())
-}
-
-async fn reset_mid_message(addr: &str) -> Outcome {
-    let socket = tokio::net::TcpSocket::new_v4()?;
-    // A zero linger makes the close a reset.
-    #[allow(deprecated)]
-    socket.set_linger(Some(Duration::ZERO))?;
-    let mut s = socket.connect(addr.parse()?).await?;
-    // Two registers' request, cut in the middle of its data.
-    s.write_all(&frame(9, 1, &[16, 0, 0, 0, 2, 4, 0, 1, 0, 2])[..14])
-        .await?;
-    drop(s);
     Ok(())
 }
 

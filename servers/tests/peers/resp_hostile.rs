@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::harness::{self, ensure, Outcome};
-use crate::hostile::{paused_runtime, Memory};
+use crate::hostile::{self, paused_runtime, Memory};
 use crate::resp::RespServer;
 
 pub fn trials() -> Vec<Trial> {
@@ -129,29 +129,6 @@ async fn garbage(addr: &str) -> Outcome {
     Ok(())
 }
 
-async fn close_mid_message(addr: &str) -> Outcome {
-    let mut s = TcpStream::connect(addr).await?;
-    s.write_all(b"*3\r\n$3\r\nSET\r\n$3\r\ncut\r\n$10\r\nabc").await?;
-    s.shutdown().await?;
-    let rest = read_to_close(&mut s).await?;
-    ensure!(
-        rest.is_empty(),
-        "a cut SET was answered {:?}",
-        String::from_utf8_lossy(&rest)
-    );
-    Ok(())
-}
-
-async fn reset_mid_message(addr: &str) -> Outcome {
-    let socket = tokio::net::TcpSocket::new_v4()?;
-    #[allow(deprecated)]
-    socket.set_linger(Some(Duration::ZERO))?;
-    let mut s = socket.connect(addr.parse()?).await?;
-    s.write_all(b"*2\r\n$3\r\nGET\r\n$5\r\nab").await?;
-    drop(s);
-    Ok(())
-}
-
 async fn half_close(addr: &str) -> Outcome {
     let mut s = TcpStream::connect(addr).await?;
     s.write_all(b"*1\r\n$4\r\nPING\r\n").await?;
@@ -199,7 +176,11 @@ fn oversize_garbage_resets_closes() -> Outcome {
             let a = addr.clone();
             tasks.spawn(async move { garbage(&a).await.map_err(why(format!("garbage {i}"))) });
             let a = addr.clone();
-            tasks.spawn(async move { close_mid_message(&a).await.map_err(why(format!("close {i}"))) });
+            tasks.spawn(async move {
+                hostile::close_mid_message(&a, b"*3\r\n$3\r\nSET\r\n$3\r\ncut\r\n$10\r\nabc")
+                    .await
+                    .map_err(why(format!("close {i}")))
+            });
             let a = addr.clone();
             tasks.spawn(async move { half_close(&a).await.map_err(why(format!("half-close {i}"))) });
         }
@@ -214,7 +195,11 @@ fn oversize_garbage_resets_closes() -> Outcome {
         }
         for i in 0..EACH {
             let a = addr.clone();
-            tasks.spawn(async move { reset_mid_message(&a).await.map_err(why(format!("reset {i}"))) });
+            tasks.spawn(async move {
+                hostile::reset_mid_message(&a, b"*2\r\n$3\r\nGET\r\n$5\r\nab")
+                    .await
+                    .map_err(why(format!("reset {i}")))
+            });
             let a = addr.clone();
             tasks.spawn(async move { good(&a, EACH + i).await.map_err(why(format!("good {i}"))) });
         }
